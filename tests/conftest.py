@@ -1,7 +1,9 @@
 """Shared fixtures: an instance on a temporary data dir, served over real HTTP.
 
 ``server`` runs the real app in a real Uvicorn on a free loopback port; API tests
-talk to it with httpx exactly as a customer's script would.
+talk to it with httpx exactly as a customer's script would. Test modules import
+helpers by bare name (pytest.ini puts tests/ on the path): ``from conftest import
+wait_for, require_service``, ``from factories import image_bytes``.
 """
 
 from __future__ import annotations
