@@ -57,7 +57,7 @@ def create_app(
     async def lifespan(app: FastAPI):
         owned = runtime is None
         rt = runtime or build_runtime(settings)
-        _prepare(rt)
+        prepare(rt)
         app.state.runtime = rt
         if start_workers and settings.workers > 0:
             rt.queue.start_consumers(settings.workers)
@@ -92,7 +92,8 @@ def create_app(
     return app
 
 
-def _prepare(runtime: Runtime) -> None:
+def prepare(runtime: Runtime) -> None:
+    """Bring the schema up to date and make sure the system presets exist."""
     from lightbox.catalog.presets import ensure_system_presets
     from lightbox.migrate import upgrade
 
