@@ -387,6 +387,9 @@ def parse_style(*texts: str) -> Style:
                 setting, place = _PLACES[word]
                 keep = setting == "outdoor" and not place and (
                     fields["place"] in _OUTDOOR_PLACES)
+                # A sunset plate has its own sea and sand: "sunset beach" is a
+                # sunset, whichever word comes first.
+                keep = keep or (fields["place"] == "sunset" and place == "beach")
                 fields["setting"] = setting
                 if not keep:
                     fields["place"] = place
