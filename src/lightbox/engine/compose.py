@@ -1,0 +1,367 @@
+"""Photo shoots: a product cutout (on a figure where the industry calls for it)
+composed into a scenery, with shadows, depth of field and a mood grade.
+
+The product keeps its own colour: it is placed by resampling only, then touched
+by a slight tint towards the scene's light, a gentle light gradient and a light
+wrap in a thin edge band. There is no gradient-domain (Poisson) blending, which
+would wash flat-coloured products into the background.
+
+Layers are premultiplied while they are resampled and composited, so the colour
+that was under the product's transparent pixels (often the old backdrop) cannot
+bleed into its edge as a halo.
+"""
+
+from __future__ import annotations
+
+import math
+import cv2
+import numpy as np
+
+from lightbox.engine import fitting, shading
+from lightbox.engine.fitting import Layer
+from lightbox.engine.layout import (
+    Plan,
+    compose_affine,
+    crop_matrix,
+    fit_scale,
+    place_matrix,
+    plan_shot,
+    roll_matrix,
+    scenery_crop,
+)
+from lightbox.engine.types import EngineError, Figure, Light, Scenery, ShootSpec, Shot
+from lightbox.engine.words import parse_style
+
+_SEED_SHOOT = 0x5400_7A11  # keeps shoot choices independent of other seeded parts
+_ALPHA_MIN = 8  # alpha below this is matting noise, not product
+
+
+def render_shoot(spec: ShootSpec) -> Shot:
+    """Compose one photo-shoot image; the same spec gives the same bytes."""
+    product = check_rgba(spec.product, what="product")
+    style = parse_style(spec.suggestions, spec.guidelines)
+    rng = np.random.default_rng([spec.seed & 0xFFFFFFFF, spec.variant, _SEED_SHOOT])
+    plan = plan_shot(industry=spec.industry, style=style, rng=rng,
+                     variant=spec.variant, long_side=spec.long_side)
+    w, h = plan.size
+    scenery = spec.scenery or _default_scenery(spec.seed, plan.size)
+    light = _light_for(scenery.light, style.lighting)
+
+    # Background: crop, roll, lens blur, then the mood grade.
+    sh, sw = scenery.image.shape[:2]
+    pan = float(rng.uniform(-0.6, 0.6))
+    crop = scenery_crop((sw, sh), scenery.floor_y, out_size=plan.size,
+                        zoom=plan.zoom, floor_at=plan.floor_at, pan=pan)
+    floor_out = (scenery.floor_y * sh - crop[1]) / crop[3]
+    horizon_out = (scenery.horizon_y * sh - crop[1]) / crop[3]
+    base_frac = float(np.clip(max(plan.floor_at, floor_out), 0.3, 0.97))
+    roll = roll_matrix(plan.size, plan.roll)
+    bg = cv2.warpAffine(
+        check_rgb(scenery.image, what="scenery image"),
+        compose_affine(roll, crop_matrix(crop, plan.size)), plan.size,
+        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT,
+    )
+    bg = shading.depth_of_field(bg, focus_y=base_frac * h, sigma=plan.dof * max(w, h),
+                                reach=0.55 * h)
+    bg, fg_lut, vignette = _grade_background(bg, style, light)
+
+    # Foreground layers, then shadows under them, then the composite.
+    layers, on_floor, params = _layers(product, spec.figure, plan, base_frac, style)
+    roll3 = np.vstack([roll, [0, 0, 1]])
+    fg_p, fg_a, box = _composite_layers(layers, roll3, bg, light, plan, fg_lut)
+    shadow = None
+    if on_floor and box is not None:
+        shadow = _shadow_map(fg_a, box, plan.size, base_frac * h, light)
+    image, fg = _merge(bg, fg_p, fg_a, box, shadow)
+
+    params.update(plan.params())
+    params.update({
+        "seed": spec.seed, "variant": spec.variant, "crop": [round(v, 1) for v in crop],
+        "floor_out": round(floor_out, 4), "horizon_out": round(horizon_out, 4),
+        "base_y": round(base_frac, 4), "lighting": style.lighting or "scene",
+        "light": {"azimuth": light.azimuth, "elevation": light.elevation,
+                  "softness": light.softness},
+        "mood": {"brightness": style.brightness, "contrast": style.contrast,
+                 "warmth": style.warmth, "saturation": style.saturation},
+        "vignette": round(vignette, 3), "shadow": shadow is not None,
+        "framing": style.framing or "auto",
+    })
+    return Shot(image=image, background=bg, foreground=fg, params=params)
+
+
+def check_rgba(image: np.ndarray, *, what: str) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        raise EngineError(f"{what} must be a uint8 array, got "
+                          f"{getattr(image, 'dtype', type(image).__name__)}")
+    if image.ndim != 3 or image.shape[2] != 4:
+        raise EngineError(f"{what} must be RGBA (H, W, 4), got shape {image.shape}")
+    if not (image[..., 3] >= _ALPHA_MIN).any():
+        raise EngineError(f"{what} is fully transparent: nothing to place")
+    return image
+
+
+def check_rgb(image: np.ndarray, *, what: str) -> np.ndarray:
+    if (not isinstance(image, np.ndarray) or image.dtype != np.uint8
+            or image.ndim != 3 or image.shape[2] != 3):
+        raise EngineError(f"{what} must be uint8 RGB (H, W, 3), got "
+                          f"{getattr(image, 'shape', type(image).__name__)}")
+    return image
+
+
+def premultiplied(rgba: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The alpha bounding box of ``rgba``, cropped and premultiplied, and that box."""
+    alpha = rgba[..., 3]
+    ys = np.flatnonzero((alpha >= _ALPHA_MIN).any(axis=1))
+    xs = np.flatnonzero((alpha >= _ALPHA_MIN).any(axis=0))
+    y0, y1 = max(ys[0] - 1, 0), min(ys[-1] + 2, rgba.shape[0])
+    x0, x1 = max(xs[0] - 1, 0), min(xs[-1] + 2, rgba.shape[1])
+    crop = rgba[y0:y1, x0:x1]
+    a = crop[..., 3]
+    rgb = cv2.multiply(crop[..., :3], cv2.merge([a, a, a]), scale=1 / 255.0)
+    return np.dstack([rgb, a]), (int(x0), int(y0), int(x1), int(y1))
+
+
+def _default_scenery(seed: int, size: tuple[int, int]) -> Scenery:
+    from lightbox.engine.scenery import render_scenery
+
+    return render_scenery("studio", seed, size=size)
+
+
+def _light_for(light: Light, lighting: str) -> Light:
+    """The scene's key light, bent by the lighting words of the suggestions."""
+    changes: dict = {}
+    if lighting in ("soft", "overcast", "window"):
+        changes = {"softness": max(light.softness, 0.85)}
+    elif lighting in ("hard", "spotlight"):
+        changes = {"softness": min(light.softness, 0.15), "intensity": 1.15}
+    elif lighting in ("backlight", "rim"):
+        changes = {"azimuth": 90.0, "elevation": 25.0}
+    elif lighting == "side":
+        side = 0.0 if math.cos(math.radians(light.azimuth)) >= 0 else 180.0
+        changes = {"azimuth": side + 12.0, "elevation": 22.0,
+                   "softness": min(light.softness, 0.4)}
+    elif lighting == "golden":
+        changes = {"elevation": min(light.elevation, 20.0), "color": (255, 214, 160)}
+    return Light(**{**light.__dict__, **changes})
+
+
+def _grade_background(
+    bg: np.ndarray, style, light: Light,
+) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """Mood grade of the plate; returns it, the milder LUT for the foreground and
+    the vignette strength. The product gets half the grade so it keeps its colour
+    while still sitting in the same light."""
+    golden = 0.35 if style.lighting == "golden" else 0.0
+    lut = shading.tone_lut(style, warmth=golden)
+    if lut is not None:
+        bg = cv2.LUT(bg, lut)
+    bg = shading.saturate(bg, 0.35 * style.saturation)
+    strength = 0.1 + max(-style.brightness, 0.0) * 0.45
+    if style.lighting in ("spotlight", "backlight"):
+        strength += 0.15
+    bg = shading.vignette(bg, strength=strength)
+    return bg, shading.tone_lut(style, strength=0.5, warmth=golden), strength
+
+
+def _layers(
+    product: np.ndarray, figure: Figure | None, plan: Plan, base_frac: float, style,
+) -> tuple[list[Layer], bool, dict]:
+    """Sources and placements for the industry; also whether they stand on the
+    floor (and so cast floor shadows) and what was decided."""
+    w, h = plan.size
+    base_y = base_frac * h
+    prod, pbox = premultiplied(product)
+    if figure is None:
+        scale = fit_scale(pbox, max_w=plan.width * w, max_h=plan.height * h)
+        half = (pbox[2] - pbox[0]) * scale / 2
+        cx = float(np.clip(plan.center_x * w, half + 0.04 * w, w - half - 0.04 * w))
+        m = place_matrix(_local(pbox), scale=scale, anchor=(0.5, 1.0), at=(cx, base_y))
+        layer = Layer(prod, _as3(m), "product")
+        return [layer], True, {"placement": "floor", "product_scale": round(scale, 4)}
+
+    fig = check_rgba(figure.rgba, what="figure")
+    fsrc, fbox = premultiplied(fig)
+    keys = {k: (x - fbox[0], y - fbox[1]) for k, (x, y) in figure.keypoints.items()}
+    if plan.profile == "fashion":
+        return fitting.dress(prod, pbox, fsrc, fbox, keys, figure.kind, plan, base_y)
+    if plan.profile == "closeup" and "neck" in keys and plan.industry != "cosmetics":
+        return fitting.necklace(prod, pbox, fsrc, fbox, keys, plan)
+    return fitting.beside(prod, pbox, fsrc, fbox, keys, plan, base_y)
+
+
+def _local(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """A crop's own box, origin at its corner."""
+    return 0, 0, box[2] - box[0], box[3] - box[1]
+
+
+def _as3(m: np.ndarray) -> np.ndarray:
+    return np.vstack([m, [0, 0, 1]])
+
+
+def _warp_box(matrix: np.ndarray, src_shape, size) -> tuple[int, int, int, int] | None:
+    sh, sw = src_shape[:2]
+    corners = np.array([[0, 0, 1], [sw, 0, 1], [0, sh, 1], [sw, sh, 1]], np.float64)
+    pts = corners @ matrix.T
+    pts = pts[:, :2] / pts[:, 2:3]
+    x0 = max(int(math.floor(pts[:, 0].min())) - 2, 0)
+    y0 = max(int(math.floor(pts[:, 1].min())) - 2, 0)
+    x1 = min(int(math.ceil(pts[:, 0].max())) + 2, size[0])
+    y1 = min(int(math.ceil(pts[:, 1].max())) + 2, size[1])
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+
+def _resample(layer: Layer, roll3: np.ndarray, box, size) -> np.ndarray:
+    """The layer warped into the output box (premultiplied uint8 RGBA).
+
+    Large reductions go through an area-averaging resize first: a single bilinear
+    warp would alias fine product detail.
+    """
+    matrix = roll3 @ layer.matrix
+    src = layer.src
+    scale = math.sqrt(abs(np.linalg.det(matrix[:2, :2])))
+    if scale < 0.7:
+        sh, sw = src.shape[:2]
+        nw, nh = max(int(round(sw * scale * 1.2)), 1), max(int(round(sh * scale * 1.2)), 1)
+        src = cv2.resize(src, (nw, nh), interpolation=cv2.INTER_AREA)
+        pre = np.diag([sw / nw, sh / nh, 1.0])
+        matrix = matrix @ pre
+    shift = np.array([[1, 0, -box[0]], [0, 1, -box[1]], [0, 0, 1]], np.float64)
+    return cv2.warpPerspective(
+        src, shift @ matrix, (box[2] - box[0], box[3] - box[1]),
+        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+    )
+
+
+def _composite_layers(layers, roll3, bg, light: Light, plan: Plan, lut):
+    """Premultiplied float32 RGB and alpha of all layers over their union box."""
+    size = plan.size
+    boxes = [_warp_box(roll3 @ lay.matrix, lay.src.shape, size) for lay in layers]
+    live = [b for b in boxes if b is not None]
+    if not live:
+        return None, None, None
+    box = (min(b[0] for b in live), min(b[1] for b in live),
+           max(b[2] for b in live), max(b[3] for b in live))
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    acc_p = np.zeros((bh, bw, 3), np.float32)
+    acc_a = np.zeros((bh, bw), np.float32)
+    tint = _tint(light)
+    gradient = _gradient(light, plan.size, box)
+
+    for layer, lbox in zip(layers, boxes):
+        if lbox is None:
+            continue
+        warped = _resample(layer, roll3, box, size)
+        if lut is not None:
+            warped = _grade_premultiplied(warped, lut)
+        p = warped[..., :3].astype(np.float32)
+        a = warped[..., 3].astype(np.float32) * (1 / 255.0)
+        if layer.role == "garment":
+            p = fitting.shade_like(p, a, acc_p, acc_a)
+        if layer.shade:
+            p *= tint * gradient
+            np.minimum(p, a[..., None] * 255.0, out=p)
+        if layer.drop_shadow:
+            acc_p, acc_a = _drop_shadow(a, acc_p, acc_a, light, plan)
+        acc_p = p + acc_p * (1.0 - a[..., None])
+        acc_a = a + acc_a * (1.0 - a)
+
+    behind = bg[box[1]:box[3], box[0]:box[2]]
+    radius = max(1.2, 0.003 * max(size))
+    amount = 0.25 if light.elevation > 30 else 0.5  # low / back light wraps more
+    acc_p = shading.light_wrap(acc_p, acc_a, behind, radius=radius, amount=amount)
+    return acc_p, acc_a, box
+
+
+def _grade_premultiplied(rgba: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """Apply a colour LUT to premultiplied pixels (through straight colour)."""
+    a = rgba[..., 3]
+    a3 = cv2.merge([a, a, a])
+    straight = cv2.divide(rgba[..., :3], a3, scale=255.0)
+    graded = cv2.multiply(cv2.LUT(straight, lut), a3, scale=1 / 255.0)
+    return np.dstack([graded, a])
+
+
+def _tint(light: Light) -> np.ndarray:
+    """A small pull of the product's shading towards the colour of the key light."""
+    c = np.asarray(light.color, np.float32)
+    return (1.0 + 0.12 * (c / max(float(c.mean()), 1.0) - 1.0)).astype(np.float32)
+
+
+def _gradient(light: Light, size, box) -> np.ndarray:
+    """Brighter on the side the light comes from: a few percent across the frame
+    region (more for side and hard light)."""
+    amp = 0.05 + 0.08 * (1.0 - light.softness) * (light.elevation < 40)
+    xs = (np.arange(box[0], box[2], dtype=np.float32) - (box[0] + box[2]) / 2)
+    xs /= max((box[2] - box[0]) / 2, 1.0)
+    g = 1.0 - amp * math.cos(math.radians(light.azimuth)) * xs
+    return g[None, :, None].astype(np.float32)
+
+
+def _drop_shadow(a, acc_p, acc_a, light: Light, plan: Plan):
+    """Darken what is already composited under a worn/held product, offset away
+    from the light."""
+    dist = 0.008 * max(plan.size)
+    dx = dist * math.cos(math.radians(light.azimuth))
+    dy = dist * math.sin(math.radians(light.azimuth))
+    moved = cv2.warpAffine(a, np.float32([[1, 0, dx], [0, 1, dy]]),
+                           (a.shape[1], a.shape[0]))
+    moved = cv2.GaussianBlur(moved, (0, 0), dist * 0.8)
+    dark = 1.0 - 0.45 * moved * acc_a
+    return acc_p * dark[..., None], acc_a
+
+
+def _shadow_map(fg_a, box, size, base_y: float, light: Light) -> np.ndarray:
+    """Floor-shadow opacity over the whole frame (float32), from the layers'
+    silhouette; computed at quarter resolution."""
+    w, h = size
+    q = 4
+    sw, sh = (w + q - 1) // q, (h + q - 1) // q
+    caster = np.zeros((sh, sw), np.float32)
+    bx0, by0 = box[0] // q, box[1] // q
+    small = cv2.resize(fg_a, (max((box[2] - box[0]) // q, 1),
+                              max((box[3] - box[1]) // q, 1)),
+                       interpolation=cv2.INTER_AREA)
+    caster[by0:by0 + small.shape[0], bx0:bx0 + small.shape[1]] = small[
+        : sh - by0, : sw - bx0]
+    rows = np.flatnonzero(caster.max(axis=1) > 0.3)
+    if rows.size == 0:
+        return np.zeros((h, w), np.float32)
+    base = min(float(rows[-1]) + 0.5, base_y / q + 1.0)
+    height = float(rows[-1] - rows[0] + 1)
+    opacity = shading.floor_shadow(caster, base_y=base, light=light,
+                                   object_height=height)
+    return cv2.resize(opacity, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _merge(bg, fg_p, fg_a, box, shadow):
+    """The final photograph and the foreground layer (straight RGBA)."""
+    h, w = bg.shape[:2]
+    fg = np.zeros((h, w, 4), np.uint8)
+    if shadow is not None:
+        # Shadows are the floor's own colour, darker: a multiply, stored as a layer.
+        s8 = np.round(shadow * 255.0).astype(np.uint8)
+        fg[..., :3] = cv2.multiply(bg, (0.25, 0.25, 0.28, 0))
+        fg[..., 3] = s8
+        image = cv2.multiply(bg, cv2.merge([255 - s8] * 3), scale=1 / 255.0)
+        image = cv2.add(image, cv2.multiply(fg[..., :3], cv2.merge([s8] * 3),
+                                            scale=1 / 255.0))
+    else:
+        image = bg.copy()
+    if box is None:
+        return image, fg
+
+    x0, y0, x1, y1 = box
+    under = image[y0:y1, x0:x1].astype(np.float32)
+    a3 = fg_a[..., None]
+    out = fg_p + under * (1.0 - a3)
+    image[y0:y1, x0:x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+    # The foreground layer: product over its shadow, straight alpha.
+    sh_a = fg[y0:y1, x0:x1, 3].astype(np.float32) * (1 / 255.0)
+    sh_p = fg[y0:y1, x0:x1, :3].astype(np.float32) * sh_a[..., None]
+    tot_p = fg_p + sh_p * (1.0 - a3)
+    tot_a = fg_a + sh_a * (1.0 - fg_a)
+    straight = tot_p / np.maximum(tot_a, 1e-4)[..., None]
+    fg[y0:y1, x0:x1, :3] = np.clip(straight + 0.5, 0, 255).astype(np.uint8)
+    fg[y0:y1, x0:x1, 3] = np.clip(tot_a * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return image, fg

@@ -1,0 +1,226 @@
+"""Products on figures: a garment dressed on the torso, a necklace at the neck, a
+product held in the hand or standing beside.
+
+Each arrangement returns the layers (bottom first) in the level output frame, with
+whether they stand on the floor and the numbers it chose. Keypoints arrive in the
+figure's cropped source coordinates (see :func:`compose.premultiplied`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from lightbox.engine.layout import Plan, fit_scale, place_matrix
+
+Point = tuple[float, float]
+
+
+@dataclass
+class Layer:
+    """A premultiplied RGBA source and where it goes (3x3, level output frame)."""
+
+    src: np.ndarray  # uint8 RGBA, premultiplied
+    matrix: np.ndarray  # 3x3 source -> level output
+    role: str  # "figure", "garment", "product", "arms"
+    shade: bool = True  # gets the light tint and gradient
+    drop_shadow: bool = False  # casts a small shadow on the layers below it
+
+
+def _apply(m: np.ndarray, p: Point) -> Point:
+    v = m @ np.array([p[0], p[1], 1.0])
+    return float(v[0] / v[2]), float(v[1] / v[2])
+
+
+def _place_figure(fsrc, plan: Plan, *, height: float, cx: float, base_y: float):
+    fh, fw = fsrc.shape[:2]
+    scale = fit_scale((0, 0, fw, fh), max_w=0.8 * plan.size[0], max_h=height)
+    m = place_matrix((0, 0, fw, fh), scale=scale, anchor=(0.5, 1.0), at=(cx, base_y))
+    m3 = np.vstack([m, [0, 0, 1]])
+    return Layer(fsrc, m3, "figure"), m3, scale
+
+
+def beside(prod, pbox, fsrc, fbox, keys, plan: Plan, base_y: float):
+    """A figure with the product in its hand, or standing beside a handless form."""
+    w, h = plan.size
+    fig_h = (base_y / h - 0.07) * h
+    fx = w * (0.42 if plan.center_x <= 0.5 else 0.58)
+    fig, fm, fscale = _place_figure(fsrc, plan, height=fig_h, cx=fx, base_y=base_y)
+    height_px = fsrc.shape[0] * fscale
+    pw, ph = pbox[2] - pbox[0], pbox[3] - pbox[1]
+
+    hands = [k for k in ("left_hand", "right_hand") if k in keys]
+    if hands:
+        # The hand nearer the middle of the frame holds it, so it faces the camera.
+        pts = {k: _apply(fm, keys[k]) for k in hands}
+        hand = min(hands, key=lambda k: abs(pts[k][0] - w / 2))
+        scale = fit_scale((0, 0, pw, ph), max_w=0.22 * w, max_h=0.17 * height_px)
+        m = place_matrix((0, 0, pw, ph), scale=scale, anchor=(0.5, 0.3),
+                         at=pts[hand])
+        product = Layer(prod, np.vstack([m, [0, 0, 1]]), "product", drop_shadow=True)
+        return [fig, product], True, {"placement": f"held:{hand}",
+                                      "product_scale": round(scale, 4)}
+
+    scale = fit_scale((0, 0, pw, ph), max_w=0.3 * w, max_h=0.4 * height_px)
+    side = 1.0 if fx < w / 2 else -1.0
+    half_fig = fsrc.shape[1] * fscale / 2
+    px = fx + side * (half_fig + pw * scale / 2 + 0.02 * w)
+    px = float(np.clip(px, pw * scale / 2 + 0.03 * w, w - pw * scale / 2 - 0.03 * w))
+    m = place_matrix((0, 0, pw, ph), scale=scale, anchor=(0.5, 1.0),
+                     at=(px, min(base_y + 0.02 * h, 0.98 * h)))
+    product = Layer(prod, np.vstack([m, [0, 0, 1]]), "product")
+    return [fig, product], True, {"placement": "beside",
+                                  "product_scale": round(scale, 4)}
+
+
+def necklace(prod, pbox, fsrc, fbox, keys, plan: Plan):
+    """Close-up on the neck and shoulders with the product resting below the neck."""
+    w, h = plan.size
+    ls, rs, neck = keys.get("left_shoulder"), keys.get("right_shoulder"), keys["neck"]
+    if ls is None or rs is None:
+        span = fsrc.shape[1] * 0.45
+    else:
+        span = max(abs(ls[0] - rs[0]), 1.0)
+    scale = 0.62 * w / span
+    at = (0.5 * w, 0.3 * h)
+    fm = np.array([[scale, 0, at[0] - neck[0] * scale],
+                   [0, scale, at[1] - neck[1] * scale], [0, 0, 1]], np.float64)
+    fig = Layer(fsrc, fm, "figure")
+
+    below = keys.get("chest") or (neck[0], neck[1] + span * 0.6)
+    top = _apply(fm, (neck[0], neck[1] + 0.22 * (below[1] - neck[1])))
+    pw, ph = pbox[2] - pbox[0], pbox[3] - pbox[1]
+    pscale = fit_scale((0, 0, pw, ph), max_w=0.4 * span * scale, max_h=0.45 * h)
+    m = place_matrix((0, 0, pw, ph), scale=pscale, anchor=(0.5, 0.0), at=top)
+    product = Layer(prod, np.vstack([m, [0, 0, 1]]), "product", drop_shadow=True)
+    return [fig, product], False, {"placement": "neck",
+                                   "product_scale": round(pscale, 4)}
+
+
+def dress(prod, pbox, fsrc, fbox, keys, kind: str, plan: Plan, base_y: float):
+    """The garment cutout fitted on the figure's torso.
+
+    The garment's body width (the median width of its lower rows, i.e. without
+    sleeves) is scaled to the shoulder span, its collar sits just under the neck,
+    and a perspective warp follows the shoulder tilt and the hips. The figure's
+    forearms are drawn again on top, where they hang in front of the garment.
+    """
+    needed = ("neck", "left_shoulder", "right_shoulder")
+    if any(k not in keys for k in needed):
+        return beside(prod, pbox, fsrc, fbox, keys, plan, base_y)
+    w, h = plan.size
+    fig, fm, fscale = _place_figure(fsrc, plan, height=plan.height * h,
+                                    cx=plan.center_x * w, base_y=base_y)
+    pt = {k: _apply(fm, v) for k, v in keys.items()}
+    ls, rs, neck = pt["left_shoulder"], pt["right_shoulder"], pt["neck"]
+    left_x, right_x = min(ls[0], rs[0]), max(ls[0], rs[0])
+    span = max(right_x - left_x, 4.0)
+    shoulder_y = (ls[1] + rs[1]) / 2
+
+    pw, ph = pbox[2] - pbox[0], pbox[3] - pbox[1]
+    body = _body_width(prod[..., 3])
+    scale = span * 1.1 / body
+    top = neck[1] + 0.3 * (shoulder_y - neck[1])
+    cx = (ls[0] + rs[0]) / 2
+    gw, gh = pw * scale, ph * scale
+    bottom = top + gh
+
+    # Follow the hips: the hem centres on them and widens or narrows towards them.
+    hips = [pt[k] for k in ("left_hip", "right_hip") if k in pt]
+    hem_cx, hem_w = cx, gw
+    if len(hips) == 2:
+        hip_cx = (hips[0][0] + hips[1][0]) / 2
+        hip_y = (hips[0][1] + hips[1][1]) / 2
+        reach = (bottom - top) / max(hip_y - top, 1.0)
+        hem_cx = cx + (hip_cx - cx) * min(reach, 1.5)
+        hip_span = abs(hips[0][0] - hips[1][0])
+        ratio = (hip_span * 1.25) / max(span * 1.1, 1.0)
+        hem_w = gw * float(np.clip(ratio, 0.9, 1.12))
+    tilt = math.atan2(ls[1] - rs[1], ls[0] - rs[0]) if ls[0] > rs[0] else \
+        math.atan2(rs[1] - ls[1], rs[0] - ls[0])
+    ct, st = math.cos(tilt), math.sin(tilt)
+    quad = np.float32([
+        (cx - gw / 2 * ct, top - gw / 2 * st), (cx + gw / 2 * ct, top + gw / 2 * st),
+        (hem_cx + hem_w / 2, bottom), (hem_cx - hem_w / 2, bottom),
+    ])
+    src = np.float32([(0, 0), (pw, 0), (pw, ph), (0, ph)])
+    gm = cv2.getPerspectiveTransform(src, quad).astype(np.float64)
+    garment = Layer(prod, gm, "garment")
+
+    layers = [fig, garment]
+    arms = _arms(fsrc, keys)
+    if arms is not None:
+        layers.append(Layer(arms, fm, "arms", drop_shadow=True))
+    return layers, True, {"placement": "worn", "garment_scale": round(scale, 4),
+                          "figure_scale": round(fscale, 4),
+                          "garment_box": [round(float(v), 1) for v in
+                                          (quad[:, 0].min(), top, quad[:, 0].max(),
+                                           bottom)]}
+
+
+def _body_width(alpha: np.ndarray) -> float:
+    """Median opaque width of the lower 40% of rows: the garment without sleeves."""
+    rows = np.flatnonzero((alpha > 127).any(axis=1))
+    lower = alpha[rows[0] + int(0.6 * (rows[-1] - rows[0])): rows[-1] + 1]
+    widths = (lower > 127).sum(axis=1)
+    return float(max(np.median(widths), 4.0))
+
+
+def _arms(fsrc: np.ndarray, keys) -> np.ndarray | None:
+    """The figure's forearms as their own premultiplied layer, or None.
+
+    Per row below the sleeves, the opaque run through the body's centre line is the
+    torso; runs beside it, separated by a gap, are arms. An arm that touches the
+    torso stays under the garment.
+    """
+    hands = [keys[k] for k in ("left_hand", "right_hand") if k in keys]
+    shoulders = [keys[k] for k in ("left_shoulder", "right_shoulder") if k in keys]
+    if not hands or len(shoulders) < 2:
+        return None
+    shoulder_y = (shoulders[0][1] + shoulders[1][1]) / 2
+    hand_y = max(p[1] for p in hands)
+    start = int(shoulder_y + 0.3 * (hand_y - shoulder_y))
+    stop = int(min(hand_y + 0.1 * (hand_y - shoulder_y), fsrc.shape[0]))
+    if stop <= start:
+        return None
+
+    solid = fsrc[start:stop, :, 3] > 96
+    c = int(np.clip(round((shoulders[0][0] + shoulders[1][0]) / 2), 0,
+                    fsrc.shape[1] - 1))
+    left = solid[:, c::-1]
+    right = solid[:, c:]
+    # Length of the run of opaque pixels from the centre outwards, per row.
+    lgap = np.where(left.all(axis=1), left.shape[1], np.argmin(left, axis=1))
+    rgap = np.where(right.all(axis=1), right.shape[1], np.argmin(right, axis=1))
+    cols = np.arange(fsrc.shape[1])[None, :]
+    torso = (cols > (c - lgap)[:, None]) & (cols < (c + rgap)[:, None])
+    arm = solid & ~torso
+    if arm.sum() < 20:
+        return None
+    mask = np.zeros(fsrc.shape[:2], np.uint8)
+    mask[start:stop][arm] = 255
+    # Soft top edge where the arm disappears into the sleeve.
+    mask = cv2.GaussianBlur(mask, (0, 0), 1.0)
+    out = fsrc.copy()
+    out[..., 3] = cv2.multiply(fsrc[..., 3], mask, scale=1 / 255.0)
+    out[..., :3] = cv2.multiply(fsrc[..., :3], cv2.merge([mask] * 3), scale=1 / 255.0)
+    return out
+
+
+def shade_like(p: np.ndarray, a: np.ndarray, fig_p: np.ndarray, fig_a: np.ndarray):
+    """Carry the figure's large-scale shading (its folds, the side turned from the
+    light) lightly onto the garment over it; ``p`` premultiplied float32."""
+    lum = fig_p.mean(axis=2) / np.maximum(fig_a, 1e-3)
+    lum = cv2.GaussianBlur(lum, (0, 0), max(2.0, 0.006 * max(lum.shape)))
+    inside = (fig_a > 0.5) & (a > 0.5)
+    if inside.sum() < 50:
+        return p
+    mean = float(lum[inside].mean())
+    factor = 1.0 + 0.4 * (lum / max(mean, 1.0) - 1.0)
+    factor = np.clip(factor, 0.72, 1.15)
+    factor = 1.0 + (factor - 1.0) * np.clip(fig_a, 0.0, 1.0)
+    out = p * factor[..., None]
+    return np.minimum(out, a[..., None] * 255.0)
