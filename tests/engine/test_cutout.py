@@ -1,0 +1,166 @@
+"""Cutouts: the alpha matches the drawn product, edges carry no old backdrop,
+and a product PNG with real alpha never reaches the network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import (
+    BACKDROP_COLORS,
+    PRODUCT_COLORS,
+    draw_product,
+    photograph,
+    product_mask,
+    ring_band,
+)
+
+from lightbox.engine.cutout import (
+    CutoutModel,
+    cut_out,
+    default_model_path,
+    get_model,
+    trim,
+)
+from lightbox.engine.types import EngineError
+
+SIZE = 384
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+class _Refusing:
+    """A model that must not be called."""
+
+    def predict(self, rgb):
+        raise AssertionError("the network ran on an image that had its own alpha")
+
+
+class _Blind:
+    """A model that finds nothing, like a photo of an empty wall."""
+
+    def predict(self, rgb):
+        return np.zeros(rgb.shape[:2], np.float32)
+
+
+@pytest.fixture(scope="module")
+def model() -> CutoutModel:
+    return get_model()
+
+
+class TestModel:
+    def test_default_weights_come_from_the_wheel(self):
+        path = Path(default_model_path())
+        assert path.parts[-2:] == ("rembg", "u2netp.onnx") and path.is_file()
+
+    def test_one_instance_per_path_and_size_from_metadata(self, model):
+        assert get_model() is model
+        assert get_model(default_model_path()) is model
+        assert model.input_size == (320, 320)
+
+    def test_predict_is_a_probability_map_at_input_size(self, model):
+        photo = photograph(draw_product(SIZE, seed=3, kind="box"), "gradient", seed=3)
+        prob = model.predict(photo[:300])
+        assert prob.shape == (300, SIZE) and prob.dtype == np.float32
+        assert prob.min() >= 0.0 and prob.max() <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("kind", "backdrop", "seed"),
+    [
+        ("bottle", "noisy", 0),
+        ("shirt", "gradient", 1),
+        ("mug", "noisy", 2),
+        ("shoe", "gradient", 3),
+    ],
+)
+def test_alpha_matches_the_drawn_mask(model, kind, backdrop, seed):
+    product = draw_product(SIZE, seed=seed, kind=kind)
+    cut = cut_out(photograph(product, backdrop, seed=seed), model=model, crop=False)
+    assert cut.shape == (SIZE, SIZE, 4)
+    assert _iou(cut[..., 3] >= 128, product_mask(product)) > 0.9
+
+
+def test_real_openings_stay_open(model):
+    # The mug's handle encloses backdrop: hole filling must not close it.
+    product = draw_product(SIZE, seed=2, kind="mug")
+    cut = cut_out(photograph(product, "noisy", seed=2), model=model, crop=False)
+    hole = ~product_mask(product) & (np.cumsum(product_mask(product), axis=1) > 0)
+    hole &= np.cumsum(product_mask(product)[:, ::-1], axis=1)[:, ::-1] > 0
+    assert hole.sum() > 50  # the drawn handle really has an opening
+    assert (cut[..., 3][hole] < 64).mean() > 0.9
+
+
+def test_no_halo_of_the_old_backdrop(model):
+    product = draw_product(SIZE, seed=1, kind="shirt")
+    cut = cut_out(photograph(product, "noisy", seed=1), model=model, crop=False)
+    band = ring_band(cut[..., 3] >= 128, 1, 3)
+    assert band.sum() > 200
+
+    colours = cut[..., :3][band].astype(np.float32)
+    truth = product[..., :3][band].astype(np.float32)
+    assert np.abs(colours - truth).mean() < 12
+    mean = colours.mean(axis=0)
+    assert np.linalg.norm(mean - PRODUCT_COLORS["shirt"]) < 30
+    assert np.linalg.norm(mean - BACKDROP_COLORS["noisy"]) > 150
+
+    # Hidden colours under full transparency are cleared, not left as backdrop.
+    assert (cut[..., :3][cut[..., 3] == 0] == 0).all()
+
+
+def test_cutout_is_trimmed_and_deterministic(model):
+    photo = photograph(draw_product(SIZE, seed=4, kind="box"), "gradient", seed=4)
+    before = photo.copy()
+    first = cut_out(photo, model=model)
+    assert first.shape[0] < SIZE * 0.8 and first.shape[1] < SIZE * 0.8
+    assert first[..., 3].max() == 255
+    for edge in (first[0], first[-1], first[:, 0], first[:, -1]):
+        assert edge[:, 3].max() > 8  # the box touches all four sides
+    assert cut_out(photo, model=model).tobytes() == first.tobytes()
+    assert np.array_equal(photo, before)
+
+
+class TestGivenAlpha:
+    def test_real_alpha_skips_the_network(self):
+        product = draw_product(SIZE, seed=5, kind="ring")
+        cut = cut_out(product, model=_Refusing())
+        ys, xs = np.nonzero(product[..., 3] > 8)
+        assert cut.shape[:2] == (np.ptp(ys) + 1, np.ptp(xs) + 1)
+        assert np.array_equal(
+            cut[..., 3], product[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1, 3]
+        )
+
+    def test_hidden_colours_are_cleared(self):
+        product = draw_product(SIZE, seed=5, kind="bottle")
+        product[..., :3][product[..., 3] == 0] = (0, 255, 0)
+        cut = cut_out(product, model=_Refusing(), crop=False)
+        assert (cut[..., :3][cut[..., 3] == 0] == 0).all()
+        assert product[0, 0, 1] == 255  # the input was not touched
+
+    def test_fully_transparent_input_is_refused(self):
+        empty = np.zeros((64, 64, 4), np.uint8)
+        with pytest.raises(EngineError, match="no product found"):
+            cut_out(empty, model=_Refusing())
+
+
+def test_empty_prediction_is_refused():
+    photo = photograph(draw_product(64, seed=0), "noisy", seed=0)
+    with pytest.raises(EngineError, match="no product found in the image"):
+        cut_out(photo, model=_Blind())
+
+
+class TestTrim:
+    def test_crops_to_alpha_box_ignoring_faint_haze(self):
+        rgba = np.zeros((50, 60, 4), np.uint8)
+        rgba[10:20, 30:45] = (9, 9, 9, 255)
+        rgba[0:5, 0:5, 3] = 4  # below the threshold
+        out = trim(rgba)
+        assert out.shape == (10, 15, 4) and (out[..., 3] == 255).all()
+        assert trim(rgba, threshold=2).shape == (20, 45, 4)
+
+    def test_fully_transparent_is_an_error(self):
+        with pytest.raises(EngineError, match="fully transparent"):
+            trim(np.zeros((8, 8, 4), np.uint8))
