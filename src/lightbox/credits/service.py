@@ -17,9 +17,10 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from lightbox import metrics
 from lightbox.accounts.models import Team
 from lightbox.credits.models import CreditAccount, LedgerEntry, Reservation
-from lightbox.db import utcnow
+from lightbox.db import on_commit, utcnow
 from lightbox.errors import BadRequest, Conflict, InsufficientCredits, NotFound
 from lightbox.ids import new_id
 
@@ -42,6 +43,11 @@ def _check_amount(amount: int, *, positive: bool = True) -> None:
     if amount < (1 if positive else 0):
         bound = "positive" if positive else "zero or more"
         raise BadRequest(f"amount: must be {bound}, not {amount}")
+
+
+def _count(session: Session, kind: str, amount: int) -> None:
+    # Counted on commit: a rolled-back order moved no credits.
+    on_commit(session, lambda: metrics.credits.labels(kind).inc(amount))
 
 
 def _available(session: Session, team_id: str) -> int:
@@ -71,6 +77,7 @@ def grant(
     session.add(entry)
     session.flush()
 
+    _count(session, "grant", amount)
     log.info("credits.granted", team_id=team_id, amount=amount)
     return entry
 
@@ -109,6 +116,7 @@ def reserve(
     ))
     session.flush()
 
+    _count(session, "reserve", amount)
     log.info("credits.reserved", team_id=team_id, reservation_id=reservation.id,
              order_id=order_id, amount=amount)
     return reservation
@@ -207,6 +215,7 @@ def settle(
     # The UPDATEs bypassed the identity map; reload so callers see fresh numbers.
     session.expire(reservation)
 
+    _count(session, outcome, amount)
     log.info("credits.settled", reservation_id=reservation_id, record_id=record_id,
              outcome=outcome, amount=amount)
     return True
