@@ -41,7 +41,7 @@ def render_shoot(spec: ShootSpec) -> Shot:
     product = check_rgba(spec.product, what="product")
     style = parse_style(spec.suggestions, spec.guidelines)
     rng = np.random.default_rng([spec.seed & 0xFFFFFFFF, spec.variant, _SEED_SHOOT])
-    plan = plan_shot(industry=spec.industry, style=style, rng=rng,
+    plan = plan_shot(industry=spec.industry, style=style, rng=rng, seed=spec.seed,
                      variant=spec.variant, long_side=spec.long_side)
     w, h = plan.size
     scenery = spec.scenery or _default_scenery(spec.seed, plan.size)
@@ -75,6 +75,8 @@ def render_shoot(spec: ShootSpec) -> Shot:
     image, fg = _merge(bg, fg_p, fg_a, box, shadow)
 
     params.update(plan.params())
+    if spec.figure is not None and layers[0].role == "figure":
+        params["figure_keypoints"] = _placed_keypoints(spec.figure, layers[0], roll3)
     params.update({
         "seed": spec.seed, "variant": spec.variant, "crop": [round(v, 1) for v in crop],
         "floor_out": round(floor_out, 4), "horizon_out": round(horizon_out, 4),
@@ -108,17 +110,22 @@ def check_rgb(image: np.ndarray, *, what: str) -> np.ndarray:
     return image
 
 
+def alpha_box(rgba: np.ndarray) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of the pixels that are product, with a pixel of margin."""
+    solid = rgba[..., 3] >= _ALPHA_MIN
+    ys = np.flatnonzero(solid.any(axis=1))
+    xs = np.flatnonzero(solid.any(axis=0))
+    return (int(max(xs[0] - 1, 0)), int(max(ys[0] - 1, 0)),
+            int(min(xs[-1] + 2, rgba.shape[1])), int(min(ys[-1] + 2, rgba.shape[0])))
+
+
 def premultiplied(rgba: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """The alpha bounding box of ``rgba``, cropped and premultiplied, and that box."""
-    alpha = rgba[..., 3]
-    ys = np.flatnonzero((alpha >= _ALPHA_MIN).any(axis=1))
-    xs = np.flatnonzero((alpha >= _ALPHA_MIN).any(axis=0))
-    y0, y1 = max(ys[0] - 1, 0), min(ys[-1] + 2, rgba.shape[0])
-    x0, x1 = max(xs[0] - 1, 0), min(xs[-1] + 2, rgba.shape[1])
+    """``rgba`` cropped to its :func:`alpha_box` and premultiplied, and that box."""
+    x0, y0, x1, y1 = box = alpha_box(rgba)
     crop = rgba[y0:y1, x0:x1]
     a = crop[..., 3]
     rgb = cv2.multiply(crop[..., :3], cv2.merge([a, a, a]), scale=1 / 255.0)
-    return np.dstack([rgb, a]), (int(x0), int(y0), int(x1), int(y1))
+    return np.dstack([rgb, a]), box
 
 
 def _default_scenery(seed: int, size: tuple[int, int]) -> Scenery:
@@ -187,6 +194,17 @@ def _layers(
     if plan.profile == "closeup" and "neck" in keys and plan.industry != "cosmetics":
         return fitting.necklace(prod, pbox, fsrc, fbox, keys, plan)
     return fitting.beside(prod, pbox, fsrc, fbox, keys, plan, base_y)
+
+
+def _placed_keypoints(figure: Figure, layer: Layer, roll3) -> dict:
+    """The figure's keypoints in the output image (after placement and roll)."""
+    fbox = alpha_box(figure.rgba)
+    m = roll3 @ layer.matrix
+    out = {}
+    for name, (x, y) in figure.keypoints.items():
+        v = m @ np.array([x - fbox[0], y - fbox[1], 1.0])
+        out[name] = [round(float(v[0] / v[2]), 1), round(float(v[1] / v[2]), 1)]
+    return out
 
 
 def _local(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:

@@ -78,13 +78,14 @@ def profile_for(industry: str) -> str:
 
 
 def plan_shot(
-    *, industry: str, style: Style, rng: np.random.Generator, variant: int,
-    long_side: int,
+    *, industry: str, style: Style, rng: np.random.Generator, seed: int,
+    variant: int, long_side: int,
 ) -> Plan:
     """Pick aspect, framing and placement for one image of an order.
 
-    Aspects cycle with ``variant`` (from a seeded starting point), so an order's
-    images come in several shapes rather than by luck.
+    Aspects cycle with ``variant`` from a starting point set by ``seed`` alone, so
+    an order's images come in several shapes rather than by luck; ``rng`` (seeded
+    with seed and variant) picks the rest.
     """
     if long_side < 64 or long_side > 8192:
         raise EngineError(f"long_side must be 64..8192, got {long_side}")
@@ -94,7 +95,7 @@ def plan_shot(
     aspects = prof["aspects"]
     if style.framing == "wide" and profile != "fashion":
         aspects = ("16:9", "3:2") + aspects
-    start = int(rng.integers(len(aspects)))
+    start = int(np.random.default_rng([seed & 0xFFFFFFFF, 0xA5]).integers(len(aspects)))
     aspect = aspects[(start + variant) % len(aspects)]
     aw, ah = ASPECTS[aspect]
     if aw >= ah:
