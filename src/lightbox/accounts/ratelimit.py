@@ -165,11 +165,20 @@ def open_rate_limiter(settings: Settings) -> RateLimiter:
     """Redis-backed when ``settings.redis_url`` is set, else in this process's memory."""
     limit = settings.rate_limit_per_minute
     if settings.redis_url:
-        import redis
-
-        client = redis.Redis.from_url(
-            settings.redis_url, socket_timeout=2, socket_connect_timeout=2
-        )
         log.info("ratelimit.backend", backend="redis", limit=limit)
-        return RedisRateLimiter(client, limit)
+        return RedisRateLimiter(redis_client(settings.redis_url), limit)
     return MemoryRateLimiter(limit)
+
+
+def redis_client(url: str):
+    """A client that gives up fast: every API request waits on it."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    # redis-py's default retries with backoff would hold each request for seconds
+    # when Redis is down; one immediate retry covers a dropped pooled connection.
+    return redis.Redis.from_url(
+        url, socket_timeout=0.5, socket_connect_timeout=0.5,
+        retry=Retry(NoBackoff(), 1),
+    )
