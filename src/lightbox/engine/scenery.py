@@ -316,10 +316,13 @@ def scenery_from_photo(rgb: np.ndarray) -> Scenery:
         horizon = (lo + int(band.argmax())) / sh
     floor = min(0.95, horizon + 0.45 * (1 - horizon))
 
-    # Fit lum = a + b*x + c*y; light travels from bright to dark.
-    blurred = cv2.GaussianBlur(lum, (0, 0), sw / 16)
+    # Fit lum = a + b*x + c*y + d*(below the horizon): the step term absorbs a
+    # floor that is simply darker than the wall, which is not a light direction.
+    # Light travels from bright to dark.
+    blurred = cv2.GaussianBlur(lum, (0, 0), sw / 64)
     yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
-    a = np.stack([np.ones(sh * sw), xx.ravel() / sw, yy.ravel() / sh], 1)
+    below = (yy.ravel() >= horizon * sh).astype(np.float32)
+    a = np.stack([np.ones(sh * sw), xx.ravel() / sw, yy.ravel() / sh, below], 1)
     coef, *_ = np.linalg.lstsq(a, blurred.ravel(), rcond=None)
     bx, by = -coef[1], -coef[2]
     azimuth = float(np.degrees(np.arctan2(by, bx)) % 360) if abs(bx) + abs(by) > 0.02 \
