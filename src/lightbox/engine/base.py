@@ -87,7 +87,8 @@ class _LRU:
             self.hits += 1
             return value
 
-    def put(self, key: str, value: np.ndarray) -> None:
+    def put(self, key: str, value: np.ndarray) -> np.ndarray:
+        """Store a read-only copy of ``value`` and return it."""
         value = value.copy()
         value.flags.writeable = False
         with self._lock:
@@ -95,6 +96,7 @@ class _LRU:
             self._items.move_to_end(key)
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
+        return value
 
     def __len__(self) -> int:
         return len(self._items)
@@ -139,8 +141,7 @@ class EmbeddedEngine:
             return cached
         array = load_image(bytes(image)) if not isinstance(image, np.ndarray) else image
         result = cut_out(array, model=self._cutout_model())
-        self._cutouts.put(key, result)
-        return self._cutouts.get(key)
+        return self._cutouts.put(key, result)
 
     def packshot(self, cutout: np.ndarray, *, options: PackshotOptions | None = None,
                  variant: int = 0, seed: int = 0, guidelines: str = "") -> np.ndarray:

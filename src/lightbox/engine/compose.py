@@ -156,8 +156,8 @@ def _grade_background(
     bg: np.ndarray, style, light: Light,
 ) -> tuple[np.ndarray, np.ndarray | None, float]:
     """Mood grade of the plate; returns it, the milder LUT for the foreground and
-    the vignette strength. The product gets half the grade so it keeps its colour
-    while still sitting in the same light."""
+    the vignette strength. The product gets a third of the grade so it keeps its
+    colour while still sitting in the same light."""
     golden = 0.35 if style.lighting == "golden" else 0.0
     lut = shading.tone_lut(style, warmth=golden)
     if lut is not None:
@@ -167,7 +167,7 @@ def _grade_background(
     if style.lighting in ("spotlight", "backlight"):
         strength += 0.15
     bg = shading.vignette(bg, strength=strength)
-    return bg, shading.tone_lut(style, strength=0.5, warmth=golden), strength
+    return bg, shading.tone_lut(style, strength=0.3, warmth=golden), strength
 
 
 def _layers(

@@ -56,10 +56,13 @@ def estimate_keypoints(mask: np.ndarray, *, kind: str) -> dict[str, tuple[float,
     neck_y = int(band[np.argmin(_smooth(counts)[band])])
     head = max(neck_y - top, 4)
 
-    # Shoulders: the widest torso row just below the neck.
+    # Shoulders: where the silhouette below the neck first reaches (nearly) its
+    # widest; lower rows may be wider still only because the arms hang outwards.
     band = np.arange(neck_y + 1, min(neck_y + int(0.9 * head) + 2, bottom))
-    widths = (right_edge - left_edge)[band] if band.size else np.array([0])
-    shoulder_y = int(band[np.argmax(widths)]) if band.size else neck_y + 1
+    shoulder_y = neck_y + 1
+    if band.size:
+        widths = (right_edge - left_edge)[band]
+        shoulder_y = int(band[np.argmax(widths >= 0.9 * widths.max())])
     cx = float(left_edge[neck_y] + right_edge[neck_y]) / 2
     inset = 0.1 * (right_edge[shoulder_y] - left_edge[shoulder_y])
     keys: dict[str, tuple[float, float]] = {
