@@ -48,7 +48,8 @@ def configure_logging(settings: Settings) -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        # Not cached, so structlog.testing.capture_logs() sees every logger.
+        cache_logger_on_first_use=False,
     )
 
     # Third-party libraries log through the standard library; keep them quiet and
