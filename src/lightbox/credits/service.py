@@ -145,7 +145,8 @@ def _insert_settle_entry(session: Session, values: dict) -> bool:
             index_where=LedgerEntry.kind.in_(("consume", "release")),
         )
     )
-    return session.execute(statement).rowcount == 1
+    # RETURNING, not rowcount: psycopg reports -1 for this statement.
+    return session.execute(statement.returning(LedgerEntry.id)).first() is not None
 
 
 def settle(
@@ -212,8 +213,8 @@ def settle(
         .values(counters)
         .execution_options(synchronize_session=False)
     )
-    # The UPDATEs bypassed the identity map; reload so callers see fresh numbers.
-    session.expire(reservation)
+    # The UPDATE bypassed the identity map; reload so callers see fresh numbers.
+    session.refresh(reservation, ["consumed", "released"])
 
     _count(session, outcome, amount)
     log.info("credits.settled", reservation_id=reservation_id, record_id=record_id,
