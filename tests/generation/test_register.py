@@ -1,8 +1,7 @@
 """POST /*/register-ideas over real HTTP: bodies, referenced ids, credits, records.
 
 The server runs without queue consumers (``workers=0``) so records stay
-INPROGRESS and the queue's depth shows what was enqueued. The helpers at the top
-are shared by the other generation API test modules.
+INPROGRESS and the queue's depth shows what was enqueued.
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ def settings(tmp_path):
     return test_settings(tmp_path / "data", workers=0)
 
 
-# Helpers shared by the generation API tests ----------------------------------
+# Helpers -----------------------------------------------------------------------
 
 
 def add_product(team, *, name: str = "White T-Shirt", seed: int = 0) -> str:

@@ -1,0 +1,313 @@
+"""GET /models, /sceneries, /packshots, /image-picker: filters, order, pages, shape."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import httpx
+import pytest
+from conftest import test_settings
+from factories import image_bytes
+from PIL import Image
+from sqlalchemy import event
+
+from lightbox.generation import service, tasks
+
+LISTS = {
+    "/models": "models",
+    "/sceneries": "sceneries",
+    "/packshots": "packshots",
+    "/image-picker": "images",
+}
+BAD_LIMIT = "limit: must be an integer between 1 and 1000"
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return test_settings(tmp_path / "data", workers=0)
+
+
+# Pytest imports test modules by path (importlib mode), so each generation API
+# test module carries the few helpers it needs.
+
+
+def add_product(team, *, name: str = "White T-Shirt", seed: int = 0) -> str:
+    response = team.client.post(
+        "/products", data={"name": name},
+        files={"file": ("p.jpg", image_bytes("JPEG", seed=seed), "image/jpeg")},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["product"]["id"]
+
+
+def upload(team, kind: str, *, name: str = "Upload") -> dict:
+    """An uploaded model or scenery: a DONE, APPROVED record."""
+    path = {"model": "/models", "scenery": "/sceneries"}[kind]
+    data = image_bytes("PNG", alpha=True, seed=1)
+    response = team.client.post(path, files={"file": ("u.png", data)},
+                                data={"name": name})
+    assert response.status_code == 200, response.text
+    return response.json()[kind]
+
+
+def register(team, kind: str, body: dict) -> dict:
+    path = {"model": "/models", "scenery": "/sceneries", "packshot": "/packshots",
+            "image": "/image-picker"}[kind] + "/register-ideas"
+    response = team.client.post(path, json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def listed(team, path: str, **params) -> list[dict]:
+    response = team.client.get(path, params=params)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    items = body[LISTS[path]]
+    assert body["count"] == len(items)
+    return items
+
+
+def ids(team, path: str, **params) -> list[str]:
+    return [item["id"] for item in listed(team, path, **params)]
+
+
+def vote(team, record_id: str, voting: str) -> None:
+    response = team.client.post("/packshots/update-packshot",
+                                json={"recordId": record_id, "Voting": voting})
+    assert response.status_code == 200, response.text
+
+
+class TestStatusFilter:
+    def test_all_approved_rejected(self, api):
+        kept, approved, rejected = (upload(api, "model")["id"] for _ in range(3))
+        pending = register(api, "model", {"preferences": "studio", "count": 2})
+        vote(api, rejected, "REJECTED")
+
+        default = ids(api, "/models")
+        assert set(default) == {kept, approved, *pending["createdRecordIds"]}
+        assert ids(api, "/models", statusFilter="all") == default
+        # Uploads start APPROVED; rejecting moves one to the archive.
+        assert set(ids(api, "/models", statusFilter="approved")) == {kept, approved}
+        assert ids(api, "/models", statusFilter="rejected") == [rejected]
+
+    @pytest.mark.parametrize("path", list(LISTS))
+    @pytest.mark.parametrize("value", ["ALL", "approve", "done", "archived", " all"])
+    def test_unknown_value_is_400(self, api, path, value):
+        response = api.client.get(path, params={"statusFilter": value})
+
+        assert response.status_code == 400
+        assert response.json() == {
+            "error": "statusFilter: must be one of all, approved, rejected"
+        }
+
+    @pytest.mark.parametrize("path", list(LISTS))
+    def test_empty_lists(self, api, path):
+        response = api.client.get(path)
+
+        assert response.status_code == 200
+        assert response.json() == {LISTS[path]: [], "count": 0}
+        assert response.headers["content-type"] == "application/json"
+        assert "x-ratelimit-limit" in response.headers
+
+
+class TestOrderAndScope:
+    def test_newest_first(self, api):
+        first = register(api, "scenery", {"preferences": "beach", "count": 2})
+        second = register(api, "scenery", {"preferences": "marble", "count": 2})
+
+        items = listed(api, "/sceneries")
+
+        stamps = [item["createdAt"] for item in items]
+        assert stamps == sorted(stamps, reverse=True)
+        assert {i["id"] for i in items[:2]} == set(second["createdRecordIds"])
+        assert {i["id"] for i in items[2:]} == set(first["createdRecordIds"])
+
+    def test_image_picker_product_filter(self, make_team):
+        alice, bob = make_team(), make_team()
+        shirt, mug = add_product(alice, name="Shirt"), add_product(alice, name="Mug")
+        theirs = add_product(bob, name="Theirs")
+        for product_id, count in ((shirt, 2), (mug, 3)):
+            register(alice, "image", {"config": {"product": {"id": product_id}},
+                                      "count": count})
+
+        assert len(ids(alice, "/image-picker")) == 5
+        shirts = listed(alice, "/image-picker", productId=shirt)
+        assert len(shirts) == 2 and {i["productId"] for i in shirts} == {shirt}
+        assert len(ids(alice, "/image-picker", productId=mug)) == 3
+        assert ids(alice, "/image-picker", productId="prod_unknown") == []
+        assert ids(alice, "/image-picker", productId=theirs) == []
+        assert ids(bob, "/image-picker", productId=shirt) == []
+
+    def test_teams_see_only_their_records(self, make_team):
+        alice, bob = make_team(), make_team()
+        upload(alice, "model")
+        upload(alice, "scenery")
+        product_id = add_product(alice)
+        register(alice, "packshot", {"config": {"product": {"id": product_id}},
+                                     "count": 1})
+        register(alice, "image", {"config": {"product": {"id": product_id}},
+                                  "count": 1})
+
+        for path in LISTS:
+            assert len(ids(alice, path)) == 1
+            for status_filter in ("all", "approved", "rejected"):
+                assert ids(bob, path, statusFilter=status_filter) == []
+
+    def test_kinds_do_not_mix(self, api):
+        register(api, "model", {"preferences": "studio", "count": 2})
+
+        assert len(ids(api, "/models")) == 2
+        assert ids(api, "/sceneries") == []
+
+
+class TestPages:
+    def test_limit_and_cursor_walk_the_whole_list(self, api):
+        register(api, "scenery", {"preferences": "studio", "count": 7})
+        everything = ids(api, "/sceneries")
+
+        pages, cursor = [], None
+        while True:
+            params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+            body = api.client.get("/sceneries", params=params).json()
+            pages.append([item["id"] for item in body["sceneries"]])
+            cursor = body.get("nextCursor")
+            if cursor is None:
+                break
+
+        assert [len(page) for page in pages] == [3, 3, 1]
+        assert [i for page in pages for i in page] == everything
+
+    def test_no_cursor_without_limit_or_when_all_fit(self, api):
+        register(api, "scenery", {"preferences": "studio", "count": 3})
+
+        assert "nextCursor" not in api.client.get("/sceneries").json()
+        body = api.client.get("/sceneries", params={"limit": 3}).json()
+        assert body["count"] == 3 and "nextCursor" not in body
+
+    def test_cursor_respects_filters(self, api):
+        product_id = add_product(api)
+        other = add_product(api, name="Other", seed=1)
+        register(api, "image", {"config": {"product": {"id": product_id}},
+                                "count": 3})
+        register(api, "image", {"config": {"product": {"id": other}}, "count": 3})
+
+        first = api.client.get("/image-picker", params={
+            "productId": product_id, "limit": 2,
+        }).json()
+        rest = api.client.get("/image-picker", params={
+            "productId": product_id, "limit": 2, "cursor": first["nextCursor"],
+        }).json()
+
+        assert first["count"] == 2 and rest["count"] == 1
+        assert {i["productId"] for i in first["images"] + rest["images"]} == {
+            product_id
+        }
+
+    @pytest.mark.parametrize("limit", ["0", "1001", "abc", "1.5", "-1", "1e3"])
+    def test_bad_limit(self, api, limit):
+        response = api.client.get("/models", params={"limit": limit})
+
+        assert (response.status_code, response.json()) == (400, {"error": BAD_LIMIT})
+
+    @pytest.mark.parametrize("cursor", ["garbage", "W10", "WyJ4IiwgMV0"])
+    def test_bad_cursor(self, api, cursor):
+        response = api.client.get("/models", params={"limit": 5, "cursor": cursor})
+
+        assert response.status_code == 400
+        assert response.json() == {
+            "error": "cursor: invalid (pass nextCursor back unchanged)"
+        }
+
+
+class TestRecordShape:
+    def test_done_record_has_working_media_urls(self, api, server):
+        model = upload(api, "model", name="Anna")
+
+        item = listed(api, "/models")[0]
+
+        assert item["id"] == model["id"]
+        assert item["name"] == "Anna"
+        assert (item["status"], item["voting"]) == ("DONE", "APPROVED")
+        assert "error" not in item
+        for url in (item["thumbnail"], item["imageUrl"]):
+            assert url.startswith(f"{server.url}/media/teams/{api.team_id}/")
+        # Plain GETs without the API key, as an <img> tag would.
+        thumb = httpx.get(item["thumbnail"])
+        full = httpx.get(item["imageUrl"])
+        assert thumb.headers["content-type"] == "image/jpeg"
+        assert Image.open(io.BytesIO(thumb.content)).format == "JPEG"
+        assert max(Image.open(io.BytesIO(thumb.content)).size) <= 640
+        image = Image.open(io.BytesIO(full.content))
+        assert (image.format, image.mode, image.size) == ("PNG", "RGBA", (640, 640))
+
+    def test_failed_record_shows_its_error(self, api, runtime):
+        body = register(api, "model", {"preferences": "studio", "count": 2})
+        broken, fine = body["createdRecordIds"]
+        with runtime.db.session() as session:
+            assert tasks.fail(session, broken, error="engine refused the input")
+
+        items = {i["id"]: i for i in listed(api, "/models")}
+
+        assert items[broken]["status"] == "FAILED"
+        assert items[broken]["error"] == "engine refused the input"
+        assert items[broken]["thumbnail"] == ""
+        assert "imageUrl" not in items[broken]
+        assert items[fine]["status"] == "INPROGRESS"
+        assert "error" not in items[fine]
+
+
+class TestQueryPlan:
+    def test_one_query_on_records_per_list(self, api, runtime):
+        register(api, "model", {"preferences": "studio", "count": 5})
+        statements: list[str] = []
+
+        def remember(_conn, _cursor, statement, *_args):
+            if "records" in statement:
+                statements.append(statement)
+
+        event.listen(runtime.db.engine, "before_cursor_execute", remember)
+        try:
+            assert len(ids(api, "/models", statusFilter="approved")) == 0
+            assert len(ids(api, "/models", limit=2)) == 2
+        finally:
+            event.remove(runtime.db.engine, "before_cursor_execute", remember)
+
+        assert len(statements) == 2
+
+    @pytest.mark.parametrize("status_filter,product_id,cursor", [
+        ("all", None, False), ("approved", None, False), ("rejected", None, True),
+        ("all", "prod_x", False), ("all", "prod_x", True),
+    ])
+    def test_lists_are_index_scans_without_a_sort(
+        self, runtime, api, status_filter, product_id, cursor
+    ):
+        # EXPLAIN the exact statement the service runs: no full scan, no sort step.
+        captured: list[tuple[str, tuple]] = []
+        kind = "image" if product_id else "model"
+
+        def capture(_conn, _cursor, statement, parameters, *_args):
+            if statement.lstrip().startswith("SELECT records.id"):
+                captured.append((statement, parameters))
+
+        now = dt.datetime.now(dt.UTC)
+        cursor_value = service.encode_cursor(now, "x") if cursor else None
+        event.listen(runtime.db.engine, "before_cursor_execute", capture)
+        try:
+            with runtime.db.session() as session:
+                service.list_records(
+                    session, team_id=api.team_id, kind=kind,
+                    status_filter=status_filter, product_id=product_id,
+                    limit=10, cursor=cursor_value,
+                )
+        finally:
+            event.remove(runtime.db.engine, "before_cursor_execute", capture)
+
+        statement, parameters = captured[0]
+        with runtime.db.engine.connect() as conn:
+            plan = " | ".join(
+                row[-1] for row in
+                conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+            )
+        assert "USING INDEX ix_records_team_kind" in plan, plan
+        assert "TEMP B-TREE" not in plan, plan
