@@ -6,7 +6,8 @@ stored per (HMAC of the API key header, Idempotency-Key) for 24 hours:
 
 - first request: claim the key (an in-flight row), run the app, store the reply;
 - same key, same request, finished: the stored reply, ``Idempotent-Replayed: true``;
-- same key, different method/path/query/body: 409;
+- same key, different method/path/query/body: 409 (a multipart boundary or JSON
+  key order does not make a body different);
 - same key while the first is still running: 409 (retry later).
 
 Replies that say the request never ran are not stored, so a retry can run it:
@@ -19,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -262,12 +264,39 @@ def purge_expired(session, *, now: dt.datetime | None = None) -> int:
 
 
 def _fingerprint(scope, body: bytes) -> str:
+    """What makes two requests "the same": method, path, query and body content."""
     digest = hashlib.sha256()
     for part in (scope["method"], scope["path"], scope.get("query_string", b"")):
         digest.update(part if isinstance(part, bytes) else part.encode())
         digest.update(b"\0")
-    digest.update(body)
+    digest.update(_canonical_body(Headers(scope=scope).get("content-type", ""), body))
     return digest.hexdigest()
+
+
+def _canonical_body(content_type: str, body: bytes) -> bytes:
+    """The body with what a client may legitimately vary on a retry taken out.
+
+    Multipart encoders pick a random boundary per request, so a retried upload
+    differs in bytes but not in content; JSON may be re-serialised in another key
+    order or spacing.
+    """
+    media_type, _, params = content_type.partition(";")
+    media_type = media_type.strip().lower()
+    if media_type.startswith("multipart/"):
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.lower() == "boundary" and value.strip('"'):
+                boundary = value.strip('"').encode("latin-1")
+                return media_type.encode() + b"\0" + body.replace(
+                    b"--" + boundary, b"--<boundary>"
+                )
+    if media_type == "application/json":
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            return body  # the app answers 400; same bytes, same answer
+        return json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()
+    return body
 
 
 async def _read_body(receive, limit: int) -> tuple[list[dict], bytes, bool]:
