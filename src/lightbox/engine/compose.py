@@ -97,7 +97,7 @@ def check_rgba(image: np.ndarray, *, what: str) -> np.ndarray:
                           f"{getattr(image, 'dtype', type(image).__name__)}")
     if image.ndim != 3 or image.shape[2] != 4:
         raise EngineError(f"{what} must be RGBA (H, W, 4), got shape {image.shape}")
-    if not (image[..., 3] >= _ALPHA_MIN).any():
+    if int(image[..., 3].max()) < _ALPHA_MIN:
         raise EngineError(f"{what} is fully transparent: nothing to place")
     return image
 
@@ -112,20 +112,20 @@ def check_rgb(image: np.ndarray, *, what: str) -> np.ndarray:
 
 def alpha_box(rgba: np.ndarray) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1) of the pixels that are product, with a pixel of margin."""
-    solid = rgba[..., 3] >= _ALPHA_MIN
-    ys = np.flatnonzero(solid.any(axis=1))
-    xs = np.flatnonzero(solid.any(axis=0))
-    return (int(max(xs[0] - 1, 0)), int(max(ys[0] - 1, 0)),
-            int(min(xs[-1] + 2, rgba.shape[1])), int(min(ys[-1] + 2, rgba.shape[0])))
+    solid = cv2.threshold(np.ascontiguousarray(rgba[..., 3]), _ALPHA_MIN - 1, 255,
+                          cv2.THRESH_BINARY)[1]
+    x, y, w, h = cv2.boundingRect(solid)
+    return (max(x - 1, 0), max(y - 1, 0), min(x + w + 1, rgba.shape[1]),
+            min(y + h + 1, rgba.shape[0]))
 
 
 def premultiplied(rgba: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """``rgba`` cropped to its :func:`alpha_box` and premultiplied, and that box."""
     x0, y0, x1, y1 = box = alpha_box(rgba)
-    crop = rgba[y0:y1, x0:x1]
-    a = crop[..., 3]
-    rgb = cv2.multiply(crop[..., :3], cv2.merge([a, a, a]), scale=1 / 255.0)
-    return np.dstack([rgb, a]), box
+    crop = np.ascontiguousarray(rgba[y0:y1, x0:x1])
+    a = np.ascontiguousarray(crop[..., 3])
+    factor = cv2.merge([a, a, a, np.full_like(a, 255)])
+    return cv2.multiply(crop, factor, scale=1 / 255.0), box
 
 
 def _default_scenery(seed: int, size: tuple[int, int]) -> Scenery:
@@ -251,7 +251,11 @@ def _resample(layer: Layer, roll3: np.ndarray, box, size) -> np.ndarray:
 
 
 def _composite_layers(layers, roll3, bg, light: Light, plan: Plan, lut):
-    """Premultiplied float32 RGB and alpha of all layers over their union box."""
+    """Premultiplied uint8 RGB and alpha of all layers over their union box.
+
+    Every step is a uint8 OpenCV call on the layer's own box: 8-bit premultiplied
+    colour is plenty for display, and it keeps a figure-sized layer fast.
+    """
     size = plan.size
     boxes = [_warp_box(roll3 @ lay.matrix, lay.src.shape, size) for lay in layers]
     live = [b for b in boxes if b is not None]
@@ -260,28 +264,31 @@ def _composite_layers(layers, roll3, bg, light: Light, plan: Plan, lut):
     box = (min(b[0] for b in live), min(b[1] for b in live),
            max(b[2] for b in live), max(b[3] for b in live))
     bw, bh = box[2] - box[0], box[3] - box[1]
-    acc_p = np.zeros((bh, bw, 3), np.float32)
-    acc_a = np.zeros((bh, bw), np.float32)
-    tint = _tint(light)
-    gradient = _gradient(light, plan.size, box)
+    acc_p = np.zeros((bh, bw, 3), np.uint8)
+    acc_a = np.zeros((bh, bw), np.uint8)
+    gain = _gain(light, box, bh)
 
     for layer, lbox in zip(layers, boxes):
         if lbox is None:
             continue
-        warped = _resample(layer, roll3, box, size)
+        warped = _resample(layer, roll3, lbox, size)
         if lut is not None:
             warped = _grade_premultiplied(warped, lut)
-        p = warped[..., :3].astype(np.float32)
-        a = warped[..., 3].astype(np.float32) * (1 / 255.0)
+        p = np.ascontiguousarray(warped[..., :3])
+        a = np.ascontiguousarray(warped[..., 3])
+        a3 = cv2.merge([a, a, a])
+        r = (slice(lbox[1] - box[1], lbox[3] - box[1]),
+             slice(lbox[0] - box[0], lbox[2] - box[0]))
         if layer.role == "garment":
-            p = fitting.shade_like(p, a, acc_p, acc_a)
+            p = fitting.shade_like(p, a, acc_p[r], acc_a[r])
         if layer.shade:
-            p *= tint * gradient
-            np.minimum(p, a[..., None] * 255.0, out=p)
+            p = cv2.min(cv2.multiply(p, gain[r], scale=1 / 128.0), a3)
         if layer.drop_shadow:
-            acc_p, acc_a = _drop_shadow(a, acc_p, acc_a, light, plan)
-        acc_p = p + acc_p * (1.0 - a[..., None])
-        acc_a = a + acc_a * (1.0 - a)
+            acc_p[r] = _drop_shadow(a, acc_p[r], acc_a[r], light, plan)
+        inv = 255 - a
+        acc_p[r] = cv2.add(p, cv2.multiply(acc_p[r], cv2.merge([inv, inv, inv]),
+                                           scale=1 / 255.0))
+        acc_a[r] = cv2.add(a, cv2.multiply(acc_a[r], inv, scale=1 / 255.0))
 
     behind = bg[box[1]:box[3], box[0]:box[2]]
     radius = max(1.2, 0.003 * max(size))
@@ -296,90 +303,85 @@ def _grade_premultiplied(rgba: np.ndarray, lut: np.ndarray) -> np.ndarray:
     a3 = cv2.merge([a, a, a])
     straight = cv2.divide(rgba[..., :3], a3, scale=255.0)
     graded = cv2.multiply(cv2.LUT(straight, lut), a3, scale=1 / 255.0)
-    return np.dstack([graded, a])
+    out = cv2.cvtColor(graded, cv2.COLOR_RGB2RGBA)
+    out[..., 3] = a
+    return out
 
 
-def _tint(light: Light) -> np.ndarray:
-    """A small pull of the product's shading towards the colour of the key light."""
+def _gain(light: Light, box, rows: int) -> np.ndarray:
+    """Per-pixel gain (uint8, 128 = 1.0) for the union box: a small pull towards
+    the key light's colour, and a few percent brighter on the side the light
+    comes from (more for low, hard light)."""
     c = np.asarray(light.color, np.float32)
-    return (1.0 + 0.12 * (c / max(float(c.mean()), 1.0) - 1.0)).astype(np.float32)
-
-
-def _gradient(light: Light, size, box) -> np.ndarray:
-    """Brighter on the side the light comes from: a few percent across the frame
-    region (more for side and hard light)."""
+    tint = 1.0 + 0.12 * (c / max(float(c.mean()), 1.0) - 1.0)
     amp = 0.05 + 0.08 * (1.0 - light.softness) * (light.elevation < 40)
     xs = (np.arange(box[0], box[2], dtype=np.float32) - (box[0] + box[2]) / 2)
     xs /= max((box[2] - box[0]) / 2, 1.0)
     g = 1.0 - amp * math.cos(math.radians(light.azimuth)) * xs
-    return g[None, :, None].astype(np.float32)
+    row = np.clip(g[:, None] * tint[None, :] * 128.0 + 0.5, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(np.broadcast_to(row[None], (rows,) + row.shape))
 
 
-def _drop_shadow(a, acc_p, acc_a, light: Light, plan: Plan):
-    """Darken what is already composited under a worn/held product, offset away
-    from the light."""
+def _drop_shadow(a, under_p, under_a, light: Light, plan: Plan) -> np.ndarray:
+    """``under_p`` darkened where a worn/held product's silhouette, offset away
+    from the light, falls on it; worked at half size."""
     dist = 0.008 * max(plan.size)
-    dx = dist * math.cos(math.radians(light.azimuth))
-    dy = dist * math.sin(math.radians(light.azimuth))
-    moved = cv2.warpAffine(a, np.float32([[1, 0, dx], [0, 1, dy]]),
-                           (a.shape[1], a.shape[0]))
-    moved = cv2.GaussianBlur(moved, (0, 0), dist * 0.8)
-    dark = 1.0 - 0.45 * moved * acc_a
-    return acc_p * dark[..., None], acc_a
+    h, w = a.shape
+    small = shading.shrink(a, 2)
+    sh, sw = small.shape
+    shift = np.float32([[1, 0, dist / 2 * math.cos(math.radians(light.azimuth))],
+                        [0, 1, dist / 2 * math.sin(math.radians(light.azimuth))]])
+    moved = cv2.GaussianBlur(cv2.warpAffine(small, shift, (sw, sh)), (0, 0),
+                             max(dist * 0.4, 0.5))
+    moved = cv2.resize(moved, (w, h), interpolation=cv2.INTER_LINEAR)
+    keep = 255 - cv2.multiply(moved, under_a, scale=0.45 / 255.0)
+    return cv2.multiply(under_p, cv2.merge([keep, keep, keep]), scale=1 / 255.0)
 
 
 def _shadow_map(fg_a, box, size, base_y: float, light: Light) -> np.ndarray:
-    """Floor-shadow opacity over the whole frame (float32), from the layers'
+    """Floor-shadow opacity over the whole frame (uint8), from the layers'
     silhouette; computed at quarter resolution."""
     w, h = size
     q = 4
     sw, sh = (w + q - 1) // q, (h + q - 1) // q
     caster = np.zeros((sh, sw), np.float32)
     bx0, by0 = box[0] // q, box[1] // q
-    small = cv2.resize(fg_a, (max((box[2] - box[0]) // q, 1),
-                              max((box[3] - box[1]) // q, 1)),
-                       interpolation=cv2.INTER_AREA)
+    small = shading.shrink(fg_a, q).astype(np.float32) / 255.0
     caster[by0:by0 + small.shape[0], bx0:bx0 + small.shape[1]] = small[
         : sh - by0, : sw - bx0]
     rows = np.flatnonzero(caster.max(axis=1) > 0.3)
     if rows.size == 0:
-        return np.zeros((h, w), np.float32)
+        return np.zeros((h, w), np.uint8)
     base = min(float(rows[-1]) + 0.5, base_y / q + 1.0)
     height = float(rows[-1] - rows[0] + 1)
     opacity = shading.floor_shadow(caster, base_y=base, light=light,
                                    object_height=height)
+    opacity = np.clip(opacity * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return cv2.resize(opacity, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def _merge(bg, fg_p, fg_a, box, shadow):
-    """The final photograph and the foreground layer (straight RGBA)."""
+    """The final photograph and the foreground layer (straight RGBA): the layers
+    over their floor shadow, over the background."""
     h, w = bg.shape[:2]
-    fg = np.zeros((h, w, 4), np.uint8)
     if shadow is not None:
-        # Shadows are the floor's own colour, darker: a multiply, stored as a layer.
-        s8 = np.round(shadow * 255.0).astype(np.uint8)
-        fg[..., :3] = cv2.multiply(bg, (0.25, 0.25, 0.28, 0))
-        fg[..., 3] = s8
-        image = cv2.multiply(bg, cv2.merge([255 - s8] * 3), scale=1 / 255.0)
-        image = cv2.add(image, cv2.multiply(fg[..., :3], cv2.merge([s8] * 3),
-                                            scale=1 / 255.0))
+        # The shadow is the floor's own colour, darker: a multiply, kept as a layer.
+        alpha = shadow
+        premult = cv2.multiply(cv2.multiply(bg, (0.25, 0.25, 0.28, 0)),
+                               cv2.merge([shadow] * 3), scale=1 / 255.0)
     else:
-        image = bg.copy()
-    if box is None:
-        return image, fg
+        alpha = np.zeros((h, w), np.uint8)
+        premult = np.zeros((h, w, 3), np.uint8)
+    if box is not None:
+        r = (slice(box[1], box[3]), slice(box[0], box[2]))
+        inv = 255 - fg_a
+        premult[r] = cv2.add(fg_p, cv2.multiply(premult[r], cv2.merge([inv] * 3),
+                                                scale=1 / 255.0))
+        alpha[r] = cv2.add(fg_a, cv2.multiply(alpha[r], inv, scale=1 / 255.0))
 
-    x0, y0, x1, y1 = box
-    under = image[y0:y1, x0:x1].astype(np.float32)
-    a3 = fg_a[..., None]
-    out = fg_p + under * (1.0 - a3)
-    image[y0:y1, x0:x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
-
-    # The foreground layer: product over its shadow, straight alpha.
-    sh_a = fg[y0:y1, x0:x1, 3].astype(np.float32) * (1 / 255.0)
-    sh_p = fg[y0:y1, x0:x1, :3].astype(np.float32) * sh_a[..., None]
-    tot_p = fg_p + sh_p * (1.0 - a3)
-    tot_a = fg_a + sh_a * (1.0 - fg_a)
-    straight = tot_p / np.maximum(tot_a, 1e-4)[..., None]
-    fg[y0:y1, x0:x1, :3] = np.clip(straight + 0.5, 0, 255).astype(np.uint8)
-    fg[y0:y1, x0:x1, 3] = np.clip(tot_a * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    inv = 255 - alpha
+    image = cv2.add(premult, cv2.multiply(bg, cv2.merge([inv] * 3), scale=1 / 255.0))
+    fg = cv2.cvtColor(cv2.divide(premult, cv2.merge([alpha] * 3), scale=255.0),
+                      cv2.COLOR_RGB2RGBA)
+    fg[..., 3] = alpha
     return image, fg

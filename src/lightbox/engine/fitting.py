@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from lightbox.engine.layout import Plan, fit_scale, place_matrix
+from lightbox.engine.shading import shrink
 
 Point = tuple[float, float]
 
@@ -122,8 +123,9 @@ def dress(prod, pbox, fsrc, fbox, keys, kind: str, plan: Plan, base_y: float):
 
     pw, ph = pbox[2] - pbox[0], pbox[3] - pbox[1]
     body = _body_width(prod[..., 3])
-    scale = span * 1.1 / body
-    top = neck[1] + 0.3 * (shoulder_y - neck[1])
+    prod = droop_sleeves(prod)
+    scale = span * 1.16 / body
+    top = neck[1] - 0.15 * (shoulder_y - neck[1])
     cx = (ls[0] + rs[0]) / 2
     gw, gh = pw * scale, ph * scale
     bottom = top + gh
@@ -137,7 +139,7 @@ def dress(prod, pbox, fsrc, fbox, keys, kind: str, plan: Plan, base_y: float):
         reach = (bottom - top) / max(hip_y - top, 1.0)
         hem_cx = cx + (hip_cx - cx) * min(reach, 1.5)
         hip_span = abs(hips[0][0] - hips[1][0])
-        ratio = (hip_span * 1.25) / max(span * 1.1, 1.0)
+        ratio = (hip_span * 1.3) / max(span * 1.16, 1.0)
         hem_w = gw * float(np.clip(ratio, 0.9, 1.12))
     tilt = math.atan2(ls[1] - rs[1], ls[0] - rs[0]) if ls[0] > rs[0] else \
         math.atan2(rs[1] - ls[1], rs[0] - ls[0])
@@ -153,7 +155,9 @@ def dress(prod, pbox, fsrc, fbox, keys, kind: str, plan: Plan, base_y: float):
     layers = [fig, garment]
     arms = _arms(fsrc, keys)
     if arms is not None:
-        layers.append(Layer(arms, fm, "arms", drop_shadow=True))
+        src, (ox, oy) = arms
+        shift = np.array([[1, 0, ox], [0, 1, oy], [0, 0, 1]], np.float64)
+        layers.append(Layer(src, fm @ shift, "arms", drop_shadow=True))
     return layers, True, {"placement": "worn", "garment_scale": round(scale, 4),
                           "figure_scale": round(fscale, 4),
                           "garment_box": [round(float(v), 1) for v in
@@ -169,8 +173,50 @@ def _body_width(alpha: np.ndarray) -> float:
     return float(max(np.median(widths), 4.0))
 
 
-def _arms(fsrc: np.ndarray, keys) -> np.ndarray | None:
-    """The figure's forearms as their own premultiplied layer, or None.
+SLEEVE_DROOP_DEG = 30.0
+
+
+def droop_sleeves(garment: np.ndarray) -> np.ndarray:
+    """Bend whatever sticks out beside the garment's body (the sleeves of a flat
+    laid shirt) down about the shoulder seams, as it hangs on a body with its
+    arms down. Garments whose lower part is the widest (dresses, trousers) have
+    nothing beside the body and come back unchanged."""
+    alpha = garment[..., 3]
+    rows = np.flatnonzero((alpha > 127).any(axis=1))
+    lower = alpha[rows[0] + int(0.6 * (rows[-1] - rows[0])): rows[-1] + 1] > 127
+    filled = lower.any(axis=1)
+    if filled.sum() < 4:
+        return garment
+    lefts = np.argmax(lower[filled], axis=1)
+    rights = lower.shape[1] - 1 - np.argmax(lower[filled][:, ::-1], axis=1)
+    bl, br = float(np.median(lefts)), float(np.median(rights))
+    upper = alpha[rows[0]: rows[0] + int(0.5 * (rows[-1] - rows[0]))] > 127
+    if not (upper[:, : int(bl)].any() or upper[:, int(br) + 1:].any()):
+        return garment
+
+    h, w = alpha.shape
+    pivot_y = rows[0] + 0.12 * (br - bl)
+    ramp = max(0.12 * (br - bl), 2.0)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    map_x, map_y = xs.copy(), ys.copy()
+    for side, px in ((-1.0, bl), (1.0, br)):
+        out = (xs - px) * side > 0
+        theta = np.radians(SLEEVE_DROOP_DEG) * np.clip((xs - px) * side / ramp, 0, 1)
+        # Source of each output pixel: rotate back up about the shoulder seam.
+        c, s_ = np.cos(theta), np.sin(theta) * side
+        vx, vy = xs - px, ys - pivot_y
+        sx = px + vx * c + vy * s_
+        sy = pivot_y - vx * s_ + vy * c
+        map_x = np.where(out, sx, map_x)
+        map_y = np.where(out, sy, map_y)
+    return cv2.remap(garment, map_x.astype(np.float32), map_y.astype(np.float32),
+                     cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def _arms(fsrc: np.ndarray, keys):
+    """The figure's forearms as their own premultiplied layer, cropped, with the
+    crop's offset in the figure; or None.
 
     Per row below the sleeves, the opaque run through the body's centre line is the
     torso; runs beside it, separated by a gap, are arms. An arm that touches the
@@ -202,25 +248,39 @@ def _arms(fsrc: np.ndarray, keys) -> np.ndarray | None:
         return None
     mask = np.zeros(fsrc.shape[:2], np.uint8)
     mask[start:stop][arm] = 255
-    # Soft top edge where the arm disappears into the sleeve.
+    # The arm fades in over its first rows, as if from under the sleeve's hem.
+    fade = max(int(0.12 * (stop - start)), 2)
+    ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)[:, None]
+    top = mask[start:start + fade].astype(np.float32) * ramp[: mask[start:start + fade].shape[0]]
+    mask[start:start + fade] = top.astype(np.uint8)
     mask = cv2.GaussianBlur(mask, (0, 0), 1.0)
-    out = fsrc.copy()
-    out[..., 3] = cv2.multiply(fsrc[..., 3], mask, scale=1 / 255.0)
-    out[..., :3] = cv2.multiply(fsrc[..., :3], cv2.merge([mask] * 3), scale=1 / 255.0)
-    return out
+    ys = np.flatnonzero(mask.any(axis=1))
+    xs = np.flatnonzero(mask.any(axis=0))
+    y0, y1, x0, x1 = ys[0], ys[-1] + 1, xs[0], xs[-1] + 1
+    m, part = mask[y0:y1, x0:x1], fsrc[y0:y1, x0:x1]
+    out = np.dstack([cv2.multiply(part[..., :3], cv2.merge([m, m, m]), scale=1 / 255.0),
+                     cv2.multiply(part[..., 3], m, scale=1 / 255.0)])
+    return out, (int(x0), int(y0))
 
 
-def shade_like(p: np.ndarray, a: np.ndarray, fig_p: np.ndarray, fig_a: np.ndarray):
+def shade_like(p: np.ndarray, a: np.ndarray, fig_p: np.ndarray,
+               fig_a: np.ndarray) -> np.ndarray:
     """Carry the figure's large-scale shading (its folds, the side turned from the
-    light) lightly onto the garment over it; ``p`` premultiplied float32."""
-    lum = fig_p.mean(axis=2) / np.maximum(fig_a, 1e-3)
-    lum = cv2.GaussianBlur(lum, (0, 0), max(2.0, 0.006 * max(lum.shape)))
-    inside = (fig_a > 0.5) & (a > 0.5)
-    if inside.sum() < 50:
+    light) lightly onto the garment over it. All uint8 premultiplied; the shading
+    is measured at quarter size, where folds survive and texture does not."""
+    h, w = a.shape
+    fp = shrink(fig_p, 4).astype(np.float32)
+    fa = shrink(fig_a, 4).astype(np.float32)
+    ga = shrink(a, 4)
+    lum = fp.mean(axis=2) / np.maximum(fa, 1.0) * 255.0
+    lum = cv2.GaussianBlur(lum, (0, 0), max(1.0, 0.004 * max(w, h)))
+    inside = (fa > 127) & (ga > 127)
+    if inside.sum() < 8:
         return p
     mean = float(lum[inside].mean())
-    factor = 1.0 + 0.4 * (lum / max(mean, 1.0) - 1.0)
-    factor = np.clip(factor, 0.72, 1.15)
-    factor = 1.0 + (factor - 1.0) * np.clip(fig_a, 0.0, 1.0)
-    out = p * factor[..., None]
-    return np.minimum(out, a[..., None] * 255.0)
+    factor = np.clip(1.0 + 0.4 * (lum / max(mean, 1.0) - 1.0), 0.72, 1.15)
+    factor = 1.0 + (factor - 1.0) * (fa / 255.0)
+    f8 = cv2.resize(np.clip(factor * 128.0 + 0.5, 0, 255).astype(np.uint8), (w, h),
+                    interpolation=cv2.INTER_LINEAR)
+    out = cv2.multiply(p, cv2.merge([f8, f8, f8]), scale=1 / 128.0)
+    return cv2.min(out, cv2.merge([a, a, a]))

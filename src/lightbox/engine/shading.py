@@ -21,6 +21,18 @@ SHADOW_REACH = 0.8
 MAX_SHADOW_LENGTH = 2.2
 
 
+def shrink(image: np.ndarray, factor: int) -> np.ndarray:
+    """Reduce by a power of two with repeated 2x2 averaging (bilinear halving):
+    as smooth as area resampling for blurs, and several times faster."""
+    out = image
+    while factor >= 2:
+        h, w = out.shape[:2]
+        out = cv2.resize(out, (max(w // 2, 1), max(h // 2, 1)),
+                         interpolation=cv2.INTER_LINEAR)
+        factor //= 2
+    return out
+
+
 def shadow_matrix(light: Light, base_y: float) -> np.ndarray:
     """Affine that lays an upright silhouette standing on ``base_y`` onto the floor.
 
@@ -96,8 +108,7 @@ def depth_of_field(
         return image.copy()
     h, w = image.shape[:2]
     factor = 4 if sigma >= 6 else 2
-    small = cv2.resize(image, (max(w // factor, 1), max(h // factor, 1)),
-                       interpolation=cv2.INTER_AREA)
+    small = shrink(image, factor)
     s = sigma / factor
     mid = cv2.resize(cv2.GaussianBlur(small, (0, 0), max(s * 0.4, 0.5)), (w, h),
                      interpolation=cv2.INTER_LINEAR)
@@ -175,12 +186,18 @@ def light_wrap(
 ) -> np.ndarray:
     """Let the blurred scene behind spill over the product's outer edge.
 
-    ``premult`` is float32 premultiplied RGB, ``alpha`` float32 0..1, ``behind``
-    the background under them (uint8). Only a band of about ``radius`` pixels
-    inside the silhouette changes; deeper pixels keep their colour exactly.
+    ``premult`` is uint8 premultiplied RGB, ``alpha`` uint8, ``behind`` the
+    background under them. Only a band of about ``radius`` pixels inside the
+    silhouette changes; deeper pixels keep their colour exactly. The band and the
+    spill are worked out at half size.
     """
-    inner = cv2.GaussianBlur(alpha, (0, 0), radius)
-    wrap = np.clip(alpha - inner, 0.0, 1.0) * (2.0 * amount)
-    wrap = np.minimum(wrap, 0.8)[..., None]
-    spill = cv2.GaussianBlur(behind, (0, 0), radius * 1.5).astype(np.float32)
-    return premult * (1.0 - wrap) + spill * alpha[..., None] * wrap
+    h, w = alpha.shape
+    small = shrink(alpha, 2).astype(np.float32) * (1 / 255.0)
+    inner = cv2.GaussianBlur(small, (0, 0), max(radius / 2, 0.5))
+    band = np.minimum(np.clip(small - inner, 0.0, 1.0) * (2.0 * amount), 0.8)
+    wrap = cv2.resize(band, (w, h), interpolation=cv2.INTER_LINEAR)
+    spill = shrink(behind, 2)
+    spill = cv2.resize(cv2.GaussianBlur(spill, (0, 0), max(radius * 0.75, 0.5)),
+                       (w, h), interpolation=cv2.INTER_LINEAR)
+    spill = cv2.multiply(spill, cv2.merge([alpha] * 3), scale=1 / 255.0)
+    return cv2.blendLinear(premult, spill, 1.0 - wrap, wrap)
