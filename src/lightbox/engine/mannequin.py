@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from lightbox.engine.textures import fbm
+from lightbox.engine.textures import blur, fbm
 from lightbox.engine.types import RGB, EngineError, Figure
 from lightbox.engine.words import named_color, tokens
 
@@ -387,7 +387,7 @@ def _shade(canvas: _Canvas, finish: Finish, rng: np.random.Generator,
     spec = np.clip(n @ half, 0, 1) ** finish.shininess
 
     # Ambient occlusion: a surface lower than its surroundings gets less light.
-    blur_z = cv2.GaussianBlur(z, (0, 0), scale * 0.02)
+    blur_z = blur(z, scale * 0.02)
     ao = np.clip(1 - (blur_z - z) / (scale * 0.03), 0.45, 1.0)
     rim = np.clip(1 - n[..., 2], 0, 1) ** 2.5 * np.clip(n[..., 0] + 0.3, 0, 1)
 
@@ -461,11 +461,12 @@ def render_mannequin(
     fx, fy = w / ws, h / hs
     sdf = cv2.resize(canvas.sdf, (w, h), interpolation=cv2.INTER_LINEAR) * fx
     alpha = np.clip(0.5 - sdf, 0, 1)
-    rgb = cv2.resize(color, (w, h), interpolation=cv2.INTER_LINEAR)
+    # Colour under fully transparent pixels is the spread body colour, so a
+    # compositor that resizes without premultiplying gets no dark fringe.
+    color8 = np.clip(color * 255 + 0.5, 0, 255).astype(np.uint8)
     rgba = np.empty((h, w, 4), np.uint8)
-    rgba[..., :3] = np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8)
+    rgba[..., :3] = cv2.resize(color8, (w, h), interpolation=cv2.INTER_LINEAR)
     rgba[..., 3] = np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8)
-    rgba[rgba[..., 3] == 0, :3] = 0
 
     keypoints = {k: (float((x + 0.5) * fx - 0.5), float((y + 0.5) * fy - 0.5))
                  for k, (x, y) in kp.items()}

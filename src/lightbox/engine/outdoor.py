@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from lightbox.engine.textures import (
+    blur,
     depth_blur,
     fbm,
     floor_texture,
@@ -77,7 +78,7 @@ def _compose(back: np.ndarray, ground: np.ndarray, line: float, floor: float,
              *, back_blur: float, ground_shade: np.ndarray | None = None):
     """Out-of-focus background above ``line``, ground below, depth blur on top."""
     h, w = back.shape[:2]
-    back = cv2.GaussianBlur(back, (0, 0), back_blur)
+    back = blur(back, back_blur)
     if ground_shade is not None:
         ground = ground * ground_shade
     _, yy = _grid(w, h)
@@ -194,7 +195,7 @@ def _city(style, rng, size):
                    _c(255, 120, 150)][int(rng.integers(4))]
             cv2.circle(bokeh, (cx, cy), r, (col * rng.uniform(0.2, 0.45)).tolist(),
                        -1, cv2.LINE_AA)
-        img = cv2.GaussianBlur(img, (0, 0), w / 120) + cv2.GaussianBlur(
+        img = blur(img, w / 120) + cv2.GaussianBlur(
             bokeh, (0, 0), 1.2)
 
     ground, material = _ground(style, rng, size, line, "concrete", dark=night)
@@ -237,7 +238,7 @@ def _foliage(style, rng, size, *, forest: bool):
                               (_c(60, 48, 40) * 0.8).tolist(), -1)
         cover = np.clip(leaves, 0, 1)[..., None] * (0.75 if layer == 0 else 0.9)
         img = img * (1 - cover) + tone * cover
-        img = cv2.GaussianBlur(img, (0, 0), w / (45 + 25 * layer))
+        img = blur(img, w / (45 + 25 * layer))
 
     # Sun through leaves: soft bright discs.
     bokeh = np.zeros_like(img)
@@ -250,7 +251,7 @@ def _foliage(style, rng, size, *, forest: bool):
 
     ground, material = _ground(style, rng, size, line, "stone" if forest else "wood")
     spots = smoothstep(0.3, 1.2, fbm(rng, size, cell=w / 5, octaves=2))
-    dapple = 0.94 + 0.12 * cv2.GaussianBlur(spots, (0, 0), w / 150)
+    dapple = 0.94 + 0.12 * blur(spots, w / 150)
     shade = (dapple * (0.8 if forest else 1.0))[..., None]
     img = _compose(img, ground, line, floor, back_blur=w / 200, ground_shade=shade)
     light = Light(azimuth=70.0, elevation=55.0, softness=0.45 if forest else 0.35,

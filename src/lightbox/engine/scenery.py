@@ -17,6 +17,7 @@ import numpy as np
 from lightbox.engine import outdoor
 from lightbox.engine.textures import (
     BASE_COLORS,
+    blur,
     depth_blur,
     fbm,
     floor_texture,
@@ -55,10 +56,14 @@ def render_scenery(
         img, light, horizon, floor, surface = _studio(style, rng, work)
 
     img = grade(img, style)
-    img = cv2.resize(img, (w, h), interpolation=cv2.INTER_CUBIC)
-    grain = rng.standard_normal((h, w), dtype=np.float32)
-    img = img + (0.006 + 0.004 * max(0.0, -style.brightness)) * grain[..., None]
-    image = np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    half = np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    full = cv2.resize(half, (w, h), interpolation=cv2.INTER_CUBIC).astype(np.int16)
+
+    # Grain at full size hides the half-size render and any 8-bit banding.
+    amount = 255 * (0.006 + 0.004 * max(0.0, -style.brightness))
+    grain = rng.standard_normal((h, w), dtype=np.float32) * amount
+    full += np.round(grain).astype(np.int16)[..., None]
+    image = np.clip(full, 0, 255).astype(np.uint8)
 
     return Scenery(
         image=image,
@@ -181,7 +186,7 @@ def _wall(style: Style, rng: np.random.Generator, size: tuple[int, int], side: f
     mullion = int(x0 + pw / 2)
     cv2.line(patch, (mullion, int(y0)), (int(mullion + shear), int(y0 + ph)), 0.0,
              max(2, w // 90), cv2.LINE_AA)
-    patch = cv2.GaussianBlur(patch, (0, 0), w / 45)
+    patch = blur(patch, w / 45)
     gain = 0.16 if style.lighting in ("window", "soft", "") else 0.1
     if style.brightness < -0.3:
         gain *= 1.6
@@ -202,7 +207,7 @@ def _tabletop(style: Style, rng: np.random.Generator, size: tuple[int, int]):
     wall_default = (62, 58, 56) if dark else _NEUTRAL_WALL
     base = backdrop_color(style, rng, wall_default)
     wall = _wall(style, rng, size, side, base)
-    wall = cv2.GaussianBlur(wall, (0, 0), w / 120)
+    wall = blur(wall, w / 120)
 
     # A second named colour tints the surface ("sage wall, terracotta table").
     tint = style.colors[1] if len(style.colors) > 1 else None
