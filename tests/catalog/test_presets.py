@@ -6,13 +6,13 @@ import io
 
 import httpx
 import pytest
+from factories import image_bytes
+from media.hostile import TEXT_AS_JPEG
 from PIL import Image
 
-from factories import image_bytes
 from lightbox.catalog.models import Preset
 from lightbox.catalog.presets import SYSTEM_PRESETS, system_preset_id
 from lightbox.engine.words import parse_style
-from media.hostile import TEXT_AS_JPEG
 
 FIELDS = {"id", "name", "guidelines", "quantityGuidelines", "qualityGuidelines",
           "createdAt"}

@@ -8,12 +8,8 @@ import time
 import httpx
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import test_settings
 from factories import image_bytes
-from lightbox.catalog.models import Product
-from lightbox.media.storage import LocalStorage
 from media.hostile import (
     TEXT_AS_JPEG,
     alpha_png,
@@ -23,6 +19,10 @@ from media.hostile import (
     png_bomb,
     truncated_jpeg,
 )
+from PIL import Image
+
+from lightbox.catalog.models import Product
+from lightbox.media.storage import LocalStorage
 
 
 def upload(client: httpx.Client, data: bytes, filename: str = "bottle.jpg",

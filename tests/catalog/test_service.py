@@ -8,9 +8,9 @@ import time
 
 import numpy as np
 import pytest
+from factories import image_bytes
 from PIL import Image
 
-from factories import image_bytes
 from lightbox.accounts import service as accounts
 from lightbox.catalog import service
 from lightbox.catalog.models import Preset
@@ -75,10 +75,11 @@ class TestGetProduct:
 
         with db.session() as session:
             service.delete_product(session, team_id=mine, product_id=product.id)
-        with db.session() as session:
-            with pytest.raises(NotFound, match="Product not found: productId"):
-                service.get_product(session, team_id=mine, product_id=product.id,
-                                    field="productId")
+        with db.session() as session, pytest.raises(
+            NotFound, match="Product not found: productId"
+        ):
+            service.get_product(session, team_id=mine, product_id=product.id,
+                                field="productId")
 
 
 class TestProductCutout:
@@ -127,12 +128,11 @@ class TestProductCutout:
         product = add(db, runtime.storage, team_ids[0])
 
         # Worker A computes it but its transaction is rolled back...
-        with pytest.raises(RuntimeError):
-            with db.session() as session:
-                row = service.get_product(session, team_id=team_ids[0],
-                                          product_id=product.id)
-                service.product_cutout(session, runtime.storage, first_engine, row)
-                raise RuntimeError("worker A dies before commit")
+        with pytest.raises(RuntimeError), db.session() as session:
+            row = service.get_product(session, team_id=team_ids[0],
+                                      product_id=product.id)
+            service.product_cutout(session, runtime.storage, first_engine, row)
+            raise RuntimeError("worker A dies before commit")
 
         # ...worker B finds the file at the fixed key and records it.
         with db.session() as session:

@@ -8,9 +8,8 @@ import struct
 import zlib
 
 import numpy as np
-from PIL import Image
-
 from factories import image_bytes, product_image
+from PIL import Image
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:

@@ -6,9 +6,9 @@ import io
 
 import numpy as np
 import pytest
+from factories import product_image
 from PIL import Image
 
-from factories import product_image
 from lightbox.media import renditions
 from lightbox.media.storage import LocalStorage
 

@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import httpx
 import pytest
-
 from factories import image_bytes
+
 from lightbox.media import signing
 
 FORBIDDEN = {"error": "Invalid or expired media URL."}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
 import httpx
 from fastapi import FastAPI, File, UploadFile
@@ -19,13 +20,13 @@ def make_app() -> tuple[FastAPI, list]:
     app = FastAPI()
 
     @app.post("/api/external/products")
-    async def receive_upload(file: UploadFile = File(...)) -> dict:
+    async def receive_upload(file: Annotated[UploadFile, File()]) -> dict:
         data = await file.read()
         calls.append(len(data))
         return {"size": len(data)}
 
     @app.post("/other")
-    async def outside(file: UploadFile = File(...)) -> dict:
+    async def outside(file: Annotated[UploadFile, File()]) -> dict:
         return {"size": len(await file.read())}
 
     wrapped = UploadLimitMiddleware(app, max_bytes=LIMIT, slack=SLACK)

@@ -7,18 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from starlette.datastructures import UploadFile
-
 from factories import image_bytes
-from lightbox.engine.types import EngineError
-from lightbox.errors import BadRequest, PayloadTooLarge, UnsupportedMedia
-from lightbox.media.uploads import (
-    clean_name,
-    default_name,
-    describe_size,
-    engine_error_to_http,
-    read_upload,
-)
 from media.hostile import (
     TEXT_AS_JPEG,
     alpha_png,
@@ -29,6 +18,17 @@ from media.hostile import (
     png16,
     png_bomb,
     truncated_jpeg,
+)
+from starlette.datastructures import UploadFile
+
+from lightbox.engine.types import EngineError
+from lightbox.errors import BadRequest, PayloadTooLarge, UnsupportedMedia
+from lightbox.media.uploads import (
+    clean_name,
+    default_name,
+    describe_size,
+    engine_error_to_http,
+    read_upload,
 )
 
 MB = 1024 * 1024
