@@ -137,8 +137,13 @@ class IdempotencyMiddleware:
                             (key_hash, idempotency_key))
 
     async def _run(self, scope, receive, send, db: Database, pk) -> None:
-        """Run the app, passing its reply through, then store or drop the claim."""
-        reply: dict = {"status": None, "content_type": None, "chunks": []}
+        """Run the app, passing its reply through, and store or drop the claim.
+
+        The reply is stored before its last body chunk goes out, so a client that
+        has the whole reply and retries at once gets a replay, not "in progress".
+        """
+        reply: dict = {"status": None, "content_type": None, "chunks": [],
+                       "settled": False}
 
         async def capture(message) -> None:
             if message["type"] == "http.response.start":
@@ -148,33 +153,19 @@ class IdempotencyMiddleware:
                 ).get("content-type")
             elif message["type"] == "http.response.body":
                 reply["chunks"].append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    await _settle(db, pk, reply)
             await send(message)
 
         try:
             await self.app(scope, receive, capture)
         except BaseException:
-            await run_in_threadpool(_release, db, pk)
+            if not reply["settled"]:
+                reply["status"] = None
+                await _settle(db, pk, reply)
             raise
-
-        status = reply["status"]
-        body = b"".join(reply["chunks"])
-        storable = (
-            status is not None
-            and status < 500
-            and status not in NOT_STORED
-            and len(body) <= MAX_STORED_REPLY
-        )
-        try:
-            if storable:
-                await run_in_threadpool(
-                    _store, db, pk, status, reply["content_type"], body
-                )
-            else:
-                await run_in_threadpool(_release, db, pk)
-        except Exception:
-            # The reply is already sent; a lost row only means a retry runs again
-            # once the claim's lock runs out.
-            log.exception("idempotency.store_failed", status=status)
+        if not reply["settled"]:
+            await _settle(db, pk, reply)
 
     def _claim(self, runtime, raw_key: str, key_hash: str, idempotency_key: str,
                request_hash: str) -> _Claim:
@@ -197,6 +188,28 @@ class IdempotencyMiddleware:
         self._next_purge = now + PURGE_EVERY_SECONDS
         with db.session() as session:
             purge_expired(session)
+
+
+async def _settle(db: Database, pk, reply: dict) -> None:
+    """Store a reply that shows the request ran; drop the claim otherwise."""
+    reply["settled"] = True
+    status = reply["status"]
+    body = b"".join(reply["chunks"])
+    storable = (
+        status is not None
+        and status < 500
+        and status not in NOT_STORED
+        and len(body) <= MAX_STORED_REPLY
+    )
+    try:
+        if storable:
+            await run_in_threadpool(_store, db, pk, status, reply["content_type"], body)
+        else:
+            await run_in_threadpool(_release, db, pk)
+    except Exception:
+        # A lost row only means a retry runs again once the claim's lock expires;
+        # never fail the reply over it.
+        log.exception("idempotency.store_failed", status=status)
 
 
 def _claim_in(session, secret_key: str, raw_key: str, pk, request_hash: str) -> _Claim:
