@@ -193,14 +193,26 @@ def _city(style, rng, size):
             r = int(rng.uniform(0.015, 0.045) * w)
             col = [_c(255, 190, 110), _c(255, 230, 190), _c(140, 180, 255),
                    _c(255, 120, 150)][int(rng.integers(4))]
-            cv2.circle(bokeh, (cx, cy), r, (col * rng.uniform(0.2, 0.45)).tolist(),
-                       -1, cv2.LINE_AA)
-        img = blur(img, w / 120) + cv2.GaussianBlur(
-            bokeh, (0, 0), 1.2)
+            gain = rng.uniform(0.25, 0.6)
+            cv2.circle(bokeh, (cx, cy), r, (col * gain).tolist(), -1, cv2.LINE_AA)
+            # A lens draws out-of-focus highlights with a slightly brighter rim.
+            cv2.circle(bokeh, (cx, cy), r, (col * gain * 0.25).tolist(), 2,
+                       cv2.LINE_AA)
+        bokeh = cv2.GaussianBlur(bokeh, (0, 0), 1.2)
+        img = blur(img, w / 110) + bokeh
+        # Wet pavement mirrors the lights, smeared downwards.
+        mirror = cv2.flip(bokeh, 0)
+        shift = int(2 * line * h - h)
+        reflect = np.zeros_like(bokeh)
+        if 0 <= shift < h:
+            reflect[shift:] = mirror[:h - shift]
+        reflect = cv2.GaussianBlur(reflect, (0, 0), sigmaX=w / 200, sigmaY=w / 60)
+        reflect *= np.exp(-np.clip(yy - line, 0, None) / 0.12)[..., None]
 
     ground, material = _ground(style, rng, size, line, "concrete", dark=night)
-    shade = (0.55 if night else 1.0) * np.ones((h, w, 1), np.float32)
-    img = _compose(img, ground, line, floor, back_blur=w / 90, ground_shade=shade)
+    if night:
+        ground = ground * 0.55 + 0.6 * reflect
+    img = _compose(img, ground, line, floor, back_blur=w / (300 if night else 90))
     light = Light(azimuth=60.0, elevation=30.0 if night else 50.0,
                   softness=0.85 if night else 0.65,
                   color=(200, 210, 255) if night else (250, 250, 250),
@@ -270,7 +282,11 @@ def _ridges(rng, size, img, line, colors, amp, haze):
         top = base - amp * (0.6 + 0.4 * prof) / (1 + 0.3 * i)
         mask = smoothstep(0.0, 0.004, yy - top[None, :])[..., None]
         mix = haze * (n - 1 - i) / max(n - 1, 1)
-        tone = col * (1 - mix) + img[int(line * h * 0.5), w // 2] * mix
+        air = img[int(line * h * 0.5), w // 2]
+        tone = col * (1 - mix) + air * mix
+        # Mist settles in the valleys: each ridge pales towards its foot.
+        mist = smoothstep(0.0, amp * 1.6, yy - top[None, :])[..., None] * 0.45
+        tone = tone * (1 - mist) + air * mist
         img = img * (1 - mask) + tone * mask
     return img
 

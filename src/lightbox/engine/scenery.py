@@ -11,6 +11,8 @@ comes from the same numbers that drew the picture.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 
@@ -27,7 +29,7 @@ from lightbox.engine.textures import (
     vignette,
 )
 from lightbox.engine.types import RGB, EngineError, Light, Scenery, Style
-from lightbox.engine.words import parse_style
+from lightbox.engine.words import named_color, parse_style, tokens
 
 _SEED_MIX = 0x5CE7E  # keeps scenery noise independent of other seeded parts
 _NEUTRAL_WALL: RGB = (226, 222, 216)
@@ -42,6 +44,10 @@ def render_scenery(
     """
     w, h = _check_size(size)
     style = parse_style(preferences or "")
+    surface_color = _surface_color(preferences or "")
+    if surface_color is not None:
+        style = replace(style, colors=tuple(
+            c for c in style.colors if c != surface_color))
     rng = np.random.default_rng([_SEED_MIX, int(seed) & 0xFFFFFFFF])
     work = (max(64, w // 2), max(64, h // 2))
 
@@ -51,7 +57,8 @@ def render_scenery(
         img, light = plate.image, plate.light
         horizon, floor, surface = plate.horizon_y, plate.floor_y, plate.surface
     elif setting == "tabletop":
-        img, light, horizon, floor, surface = _tabletop(style, rng, work)
+        img, light, horizon, floor, surface = _tabletop(style, rng, work,
+                                                        surface_color)
     else:
         img, light, horizon, floor, surface = _studio(style, rng, work)
 
@@ -74,6 +81,17 @@ def render_scenery(
         surface=surface,
         palette=palette(image),
     )
+
+
+def _surface_color(text: str) -> RGB | None:
+    """A colour named right before a material ("black marble", "pink terrazzo")
+    belongs to the surface, not to the wall."""
+    words = tokens(text)
+    for word, nxt in zip(words, words[1:]):
+        color = named_color(word)
+        if color is not None and parse_style(nxt).material:
+            return color
+    return None
 
 
 def _check_size(size: tuple[int, int]) -> tuple[int, int]:
@@ -195,7 +213,8 @@ def _wall(style: Style, rng: np.random.Generator, size: tuple[int, int], side: f
     return base[None, None, :] * (shade * texture)[..., None]
 
 
-def _tabletop(style: Style, rng: np.random.Generator, size: tuple[int, int]):
+def _tabletop(style: Style, rng: np.random.Generator, size: tuple[int, int],
+              surface_color: RGB | None = None):
     """A table top in perspective in front of an out-of-focus wall."""
     w, h = size
     horizon = float(rng.uniform(0.4, 0.52))
@@ -203,14 +222,17 @@ def _tabletop(style: Style, rng: np.random.Generator, size: tuple[int, int]):
     side = _key_side(style, rng)
     material = style.material or str(rng.choice(["wood", "marble", "linen"]))
     dark = style.brightness < -0.3
+    tint = style.colors[1] if len(style.colors) > 1 else None
+    if surface_color is not None:
+        # A dark colour picks the material's dark variant (black marble keeps
+        # its light veins); white keeps the natural one; others tint it.
+        lum = float(np.dot(surface_color, (0.299, 0.587, 0.114)))
+        dark, tint = lum < 70, (None if lum < 70 or lum > 235 else surface_color)
 
-    wall_default = (62, 58, 56) if dark else _NEUTRAL_WALL
-    base = backdrop_color(style, rng, wall_default)
+    base = backdrop_color(style, rng, _NEUTRAL_WALL)
     wall = _wall(style, rng, size, side, base)
     wall = blur(wall, w / 120)
 
-    # A second named colour tints the surface ("sage wall, terracotta table").
-    tint = style.colors[1] if len(style.colors) > 1 else None
     tex = floor_texture(material, rng, (w, int(h * 0.9)), tint=tint, dark=dark)
     table = perspective_floor(tex, size, horizon, spread=rng.uniform(0.45, 0.7))
 

@@ -149,25 +149,34 @@ def _concrete(rng, size, tint, dark):
     tex = _shade(base, 1.0 + 0.07 * mottle + 0.05 * fine)
 
     pits = np.zeros((h, w), np.float32)
-    for _ in range(int(w * h / 900)):
+    for _ in range(int(w * h / 3000)):
         x, y = rng.integers(0, w), rng.integers(0, h)
         cv2.circle(pits, (int(x), int(y)), int(rng.integers(1, 3)), 1.0, -1,
                    cv2.LINE_AA)
-    return tex * (1.0 - 0.3 * pits[..., None])
+    pits = cv2.GaussianBlur(pits, (0, 0), 0.6)
+    return tex * (1.0 - 0.18 * pits[..., None])
 
 
 def _linen(rng, size, tint, dark):
     w, h = size
     base = tint if tint is not None else _rgb(
         (70, 64, 60) if dark else BASE_COLORS["linen"])
-    warp_threads = fbm(rng, size, cell=6, octaves=2, stretch=(0.25, 12.0))
-    weft_threads = fbm(rng, size, cell=6, octaves=2, stretch=(12.0, 0.25))
-    slubs = fbm(rng, size, cell=w / 6, octaves=3, stretch=(8.0, 0.15))
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+
+    # A plain weave: threads alternate over and under, so the pattern is a
+    # fine checker of short dashes, irregular in thickness (slubs).
+    period = 3.0
+    over = np.sin(xx * np.pi / period) * np.sin(yy * np.pi / period)
+    slubs = fbm(rng, size, cell=w / 10, octaves=3, stretch=(6.0, 0.2))
+    irregular = fbm(rng, size, cell=4, octaves=2)
+    weave = over * (0.6 + 0.4 * irregular)
+
+    # Soft folds: a cloth laid on a table is never flat.
     folds = fbm(rng, size, cell=w / 2, octaves=2)
-    drape = np.sin(xx / w * rng.uniform(3, 6) + folds * 1.5 + yy / h)
-    value = (1.0 + 0.05 * warp_threads + 0.05 * weft_threads + 0.035 * slubs
-             + 0.06 * drape)
+    drape = np.sin(xx / w * rng.uniform(3, 5) + folds * 1.5 + yy / h * 2)
+    wrinkles = fbm(rng, size, cell=w / 5, octaves=3, stretch=(2.5, 0.6))
+    value = (1.0 + 0.05 * weave + 0.02 * slubs + 0.07 * drape
+             + 0.025 * wrinkles)
     return _shade(base, value)
 
 
