@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import math
 import time
+from functools import lru_cache
 from urllib.parse import quote
 
 # Separates these signatures from any other HMAC made with the same secret.
@@ -23,6 +24,7 @@ _PURPOSE = b"lightbox.media-url.v1"
 _MAX_STEP_SECONDS = 3600
 
 
+@lru_cache(maxsize=8)
 def _signing_key(secret: str) -> bytes:
     return hmac.new(secret.encode(), _PURPOSE, hashlib.sha256).digest()
 
