@@ -233,9 +233,16 @@ def _arms(fsrc: np.ndarray, keys):
     if stop <= start:
         return None
 
-    solid = fsrc[start:stop, :, 3] > 96
     c = int(np.clip(round((shoulders[0][0] + shoulders[1][0]) / 2), 0,
                     fsrc.shape[1] - 1))
+    # Stop at the crotch: below it the centre line falls between the legs, and
+    # the legs would count as arms.
+    centre = fsrc[start:stop, c, 3] > 96
+    if not centre.all():
+        stop = start + int(np.argmin(centre))
+    if stop - start < 4:
+        return None
+    solid = fsrc[start:stop, :, 3] > 96
     left = solid[:, c::-1]
     right = solid[:, c:]
     # Length of the run of opaque pixels from the centre outwards, per row.
@@ -243,7 +250,18 @@ def _arms(fsrc: np.ndarray, keys):
     rgap = np.where(right.all(axis=1), right.shape[1], np.argmin(right, axis=1))
     cols = np.arange(fsrc.shape[1])[None, :]
     torso = (cols > (c - lgap)[:, None]) & (cols < (c + rgap)[:, None])
-    arm = solid & ~torso
+    # Only near the forearms' lines from elbow to hand: a seam or a gap in the
+    # body's outline must not turn part of the hips into an "arm".
+    span = abs(shoulders[0][0] - shoulders[1][0])
+    near = np.zeros(fsrc.shape[:2], np.uint8)
+    for name, shoulder in (("left_hand", "left_shoulder"),
+                           ("right_hand", "right_shoulder")):
+        if name in keys and shoulder in keys:
+            (sx, sy), (hx, hy) = keys[shoulder], keys[name]
+            elbow = (int(sx + 0.3 * (hx - sx)), int(sy + 0.3 * (hy - sy)))
+            cv2.line(near, elbow, (int(hx), int(hy)), 255,
+                     max(int(0.22 * span), 3))
+    arm = solid & ~torso & (near[start:stop] > 0)
     if arm.sum() < 20:
         return None
     mask = np.zeros(fsrc.shape[:2], np.uint8)
@@ -273,12 +291,12 @@ def shade_like(p: np.ndarray, a: np.ndarray, fig_p: np.ndarray,
     fa = shrink(fig_a, 4).astype(np.float32)
     ga = shrink(a, 4)
     lum = fp.mean(axis=2) / np.maximum(fa, 1.0) * 255.0
-    lum = cv2.GaussianBlur(lum, (0, 0), max(1.0, 0.004 * max(w, h)))
+    lum = cv2.GaussianBlur(lum, (0, 0), max(1.5, 0.01 * max(w, h)))
     inside = (fa > 127) & (ga > 127)
     if inside.sum() < 8:
         return p
     mean = float(lum[inside].mean())
-    factor = np.clip(1.0 + 0.4 * (lum / max(mean, 1.0) - 1.0), 0.72, 1.15)
+    factor = np.clip(1.0 + 0.22 * (lum / max(mean, 1.0) - 1.0), 0.82, 1.1)
     factor = 1.0 + (factor - 1.0) * (fa / 255.0)
     f8 = cv2.resize(np.clip(factor * 128.0 + 0.5, 0, 255).astype(np.uint8), (w, h),
                     interpolation=cv2.INTER_LINEAR)
