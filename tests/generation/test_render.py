@@ -21,14 +21,13 @@ from lightbox.catalog import service as catalog
 from lightbox.catalog.models import Product
 from lightbox.credits import service as credits
 from lightbox.credits.models import LedgerEntry
-from lightbox.db import Base
 from lightbox.engine.types import Figure, Scenery
 from lightbox.generation import render, tasks
 from lightbox.generation import service as generation
 from lightbox.generation.models import DONE, FAILED, Record
 from lightbox.generation.schemas import IdeasRequest, PackshotRequest, ShootRequest
 from lightbox.media.uploads import validate_image
-from lightbox.migrate import import_all_models
+from lightbox.migrate import upgrade
 from lightbox.runtime import build_runtime
 
 
@@ -63,8 +62,7 @@ class Shop:
         self.rt = build_runtime(settings)
         self.engine = Spy(self.rt.engine)
         self.rt.engine = self.engine
-        import_all_models()
-        Base.metadata.create_all(self.rt.db.engine)
+        upgrade(self.rt.db)
         with self.rt.db.session() as session:
             self.team_id = accounts.create_team(session, name="Shop").id
             credits.grant(session, team_id=self.team_id, amount=1000)
@@ -160,7 +158,7 @@ class TestKinds:
 
         pixels = np.asarray(shop.file(record.image_key)).astype(int)
         assert record.status == DONE
-        border = np.concatenate([pixels[:20].reshape(-1, 3), pixels[-20:].reshape(-1, 3)])
+        border = np.concatenate([pixels[:20], pixels[-20:]]).reshape(-1, 3)
         assert np.median(border, axis=0).min() >= 245
         h, w = pixels.shape[:2]
         centre = pixels[h // 3: 2 * h // 3, w // 3: 2 * w // 3]
@@ -195,7 +193,8 @@ class TestKinds:
         background = shop.file(record.layers["background"])
         foreground = shop.file(record.layers["foreground"])
         assert image.size == background.size == foreground.size
-        assert foreground.mode == "RGBA" and record.meta["shot"]["industry"] == "fashion"
+        assert foreground.mode == "RGBA"
+        assert record.meta["shot"]["industry"] == "fashion"
 
     def test_an_uploaded_model_photo_is_cut_out_once_and_cached(self, shop):
         with shop.rt.db.session() as session:

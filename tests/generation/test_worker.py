@@ -32,14 +32,14 @@ from lightbox.accounts import service as accounts
 from lightbox.catalog import service as catalog
 from lightbox.credits import service as credits
 from lightbox.credits.models import LedgerEntry
-from lightbox.db import Base, utcnow
+from lightbox.db import utcnow
 from lightbox.generation import service as generation
 from lightbox.generation import sweep as sweeping
 from lightbox.generation import tasks
 from lightbox.generation.models import DONE, FAILED, INPROGRESS, Record
-from lightbox.generation.schemas import IdeasRequest, ShootRequest
+from lightbox.generation.schemas import ShootRequest
 from lightbox.media.uploads import validate_image
-from lightbox.migrate import import_all_models
+from lightbox.migrate import upgrade
 from lightbox.runtime import Runtime, build_runtime
 
 
@@ -150,15 +150,16 @@ def open_studio(settings, *, team_id=None, product_id=None) -> Studio:
     rt = build_runtime(settings)
     engine = CountingEngine(rt.engine)
     rt.engine = engine  # the queue's tasks read runtime.engine at call time
-    import_all_models()
-    Base.metadata.create_all(rt.db.engine)
+    upgrade(rt.db)  # the real migrations, as a server start runs them
     if team_id is None:
         with rt.db.session() as session:
             team_id = accounts.create_team(session, name="Studio").id
             credits.grant(session, team_id=team_id, amount=1000)
             # A PNG with real alpha is its own cutout: no network run needed.
-            upload = validate_image(image_bytes("PNG", size=(400, 400), alpha=True), field="file",
-                                    max_pixels=settings.max_upload_pixels)
+            upload = validate_image(
+                image_bytes("PNG", size=(400, 400), alpha=True), field="file",
+                max_pixels=settings.max_upload_pixels,
+            )
             product_id = catalog.add_product(
                 session, rt.storage, team_id=team_id, upload=upload, name="Bottle"
             ).id
@@ -200,7 +201,8 @@ class TestRender:
             assert record.status == DONE
             assert record.attempts == 1 and record.settled and record.error is None
             assert record.lease_token is None and record.finished_at is not None
-            assert record.image_key == f"teams/{studio.team_id}/records/{record.id}/image.jpg"
+            prefix = f"teams/{studio.team_id}/records/{record.id}"
+            assert record.image_key == f"{prefix}/image.jpg"
             image = decode(studio, record.image_key)
             assert image.format == "JPEG" and max(image.size) == 1536
             pixels = np.asarray(image)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
 
 from lightbox.db import utcnow
 from lightbox.generation.models import INPROGRESS, Order, Record
@@ -62,6 +63,26 @@ def _stuck(now: dt.datetime, cutoff: dt.datetime):
     )
 
 
+def _recover(session: Session, row, still_stuck, *, max_attempts: int,
+             deadline: dt.datetime) -> str | None:
+    """Fail a stuck record out of attempts, else hand it to a new task."""
+    if row.attempts >= max_attempts:
+        message = (f"Rendering did not finish after {row.attempts} "
+                   f"attempt{'s' * (row.attempts != 1)}.")
+        return "failed" if fail(session, row.id, error=message,
+                                where=still_stuck) else None
+
+    # Revoke a dead worker's token: if it wakes up, it can no longer commit over
+    # the new attempt.
+    matched = session.execute(
+        update(Record)
+        .where(*still_stuck)
+        .values(lease_token=None, lease_until=deadline)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return "requeued" if matched == 1 else None
+
+
 def sweep(runtime: Runtime, *, now: dt.datetime | None = None) -> SweepReport:
     """Re-enqueue (or fail) the records stuck as of ``now``; enqueues after commit."""
     settings = runtime.settings
@@ -84,22 +105,19 @@ def sweep(runtime: Runtime, *, now: dt.datetime | None = None) -> SweepReport:
 
         for row in rows:
             still_stuck = (Record.id == row.id, _stuck(now, cutoff))
-            if row.attempts >= settings.max_attempts:
-                message = (f"Rendering did not finish after {row.attempts} "
-                           f"attempt{'s' * (row.attempts != 1)}.")
-                if fail(session, row.id, error=message, where=still_stuck):
-                    report.failed.append(row.id)
+            try:
+                # One savepoint per record: a record that cannot be settled
+                # (a broken reservation) must not hold up the others.
+                with session.begin_nested():
+                    outcome = _recover(session, row, still_stuck,
+                                       max_attempts=settings.max_attempts,
+                                       deadline=deadline)
+            except Exception:
+                log.exception("sweep.record_error", record_id=row.id)
                 continue
-
-            # Revoke a dead worker's token: if it wakes up, it can no longer
-            # commit over the new attempt.
-            matched = session.execute(
-                update(Record)
-                .where(*still_stuck)
-                .values(lease_token=None, lease_until=deadline)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if matched == 1:
+            if outcome == "failed":
+                report.failed.append(row.id)
+            elif outcome == "requeued":
                 report.requeued.append(row.id)
                 request_ids[row.id] = row.request_id
 

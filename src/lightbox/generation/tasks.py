@@ -252,7 +252,7 @@ def render_record(runtime: Runtime, record_id: str, *,
         try:
             result = render.render(runtime, record)
             done = finish(runtime, claim_, result)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded
             _on_error(runtime, claim_, record, exc, started=started,
                       request_id=request_id)
             return
