@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from helpers import (
@@ -92,6 +93,22 @@ def test_real_openings_stay_open(model):
     hole &= np.cumsum(product_mask(product)[:, ::-1], axis=1)[:, ::-1] > 0
     assert hole.sum() > 50  # the drawn handle really has an opening
     assert (cut[..., 3][hole] < 64).mean() > 0.9
+
+
+def test_dark_parts_kept_cast_shadow_left_out(model):
+    # u2netp doubts the bottle's dark cap; the photo also has a cast shadow.
+    product = draw_product(SIZE, seed=0, kind="bottle")
+    cut = cut_out(photograph(product, "noisy", seed=0), model=model, crop=False)
+    cap_colour = np.array(PRODUCT_COLORS["bottle"]) * 0.7
+    cap = np.abs(product[..., :3] - cap_colour).max(axis=2) < 12
+    cap &= product[..., 3] == 255
+    assert cap.sum() > 100
+    assert (cut[..., 3][cap] >= 128).mean() > 0.9
+
+    outside = ~cv2.dilate(
+        product_mask(product).astype(np.uint8), np.ones((5, 5), np.uint8)
+    ).astype(bool)
+    assert (cut[..., 3][outside] > 32).mean() < 0.002
 
 
 def test_no_halo_of_the_old_backdrop(model):
