@@ -35,7 +35,8 @@ def _run_width(fig, y: float, x: float) -> int:
 
 def _near_opaque(fig, point, radius: int = 3) -> bool:
     x, y = (int(round(v)) for v in point)
-    a = _alpha(fig)[max(0, y - radius):y + radius + 1, max(0, x - radius):x + radius + 1]
+    a = _alpha(fig)[max(0, y - radius):y + radius + 1,
+                    max(0, x - radius):x + radius + 1]
     return bool((a > 0.5).any())
 
 
@@ -159,3 +160,13 @@ def test_same_seed_same_bytes_and_seeds_vary():
 def test_bad_size_is_rejected_by_name():
     with pytest.raises(EngineError, match="size"):
         render_mannequin("", 0, size=(10, 10))
+
+
+@pytest.mark.parametrize("text", ["tall slim", "broad man walking", "curvy hand on hip",
+                                  "petite", "dress form"])
+def test_the_whole_figure_fits_in_the_frame(text):
+    a = _alpha(_render(text))
+    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    assert border.max() == 0
+    rows = np.flatnonzero(a.max(1) > 0.5)
+    assert rows[-1] - rows[0] > 0.75 * SIZE[1]

@@ -173,3 +173,11 @@ def test_palette_orders_by_area():
     img[:70] = (200, 30, 30)
     img[70:] = (20, 40, 220)
     assert palette(img)[:2] == ((200, 30, 30), (20, 40, 220))
+
+
+def test_a_colour_before_a_material_colours_the_surface_not_the_wall():
+    scene = _render("black marble")
+    h = SIZE[1]
+    wall = _lum(scene.image[: int(scene.horizon_y * h) - 4]).mean()
+    floor = _lum(scene.image[int(scene.floor_y * h):]).mean()
+    assert wall > 120 and floor < 70

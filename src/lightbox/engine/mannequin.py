@@ -196,7 +196,8 @@ class _Canvas:
         lift = rz * np.clip(1 - q, 0, 1) ** 2
         self.z[sl] += np.where(self.sdf[sl] < 0, lift, 0)
 
-    def loft(self, ys, half_widths, depths, centres, *, y_top, y_bottom):
+    def loft(self, ys, half_widths, depths, centres, *, y_top, y_bottom,
+             round_bottom=0.0):
         """A body whose cross-section at row y is an ellipse of the given sizes.
 
         The profiles are given at a few heights and smoothed between them, so
@@ -216,7 +217,10 @@ class _Canvas:
 
         hw, dp, cx = profile(half_widths), profile(depths), profile(centres)
         dx = np.abs(xx - cx)
-        sdf = np.maximum.reduce([dx - hw, y_top - yy, yy - y_bottom])
+        # The bottom edge rises towards the sides by ``round_bottom`` pixels, so
+        # the cut between the legs is a curve and not a straight brief line.
+        bottom = y_bottom - round_bottom * np.clip(dx / np.maximum(hw, 1e-3), 0, 1) ** 2
+        sdf = np.maximum.reduce([dx - hw, y_top - yy, yy - bottom])
         z = dp * np.sqrt(np.clip(1 - (dx / np.maximum(hw, 1e-3)) ** 2, 0, None))
         self._merge(sl, sdf, z)
 
@@ -233,7 +237,10 @@ def _body(canvas: _Canvas, build: Build, pose: str, torso_only: bool,
         return v * scale
 
     b = build
-    jitter = lambda a: float(rng.uniform(-a, a))  # noqa: E731
+
+    def jitter(a: float) -> float:
+        return float(rng.uniform(-a, a))
+
     sway = jitter(0.006) if pose != "walking" else 0.0
     shoulder_y, chest_y = 0.19, 0.265
     waist_y, hip_y, crotch_y = 0.385, 0.485, 0.53
@@ -241,7 +248,8 @@ def _body(canvas: _Canvas, build: Build, pose: str, torso_only: bool,
     neck_r = 0.024 if b.female else 0.028
 
     # Head and neck.
-    canvas.capsule(p(0, 0.105), p(0, 0.19), s(neck_r), s(neck_r * 1.15),
+    neck_top = 0.15 if torso_only else 0.105
+    canvas.capsule(p(0, neck_top), p(0, 0.19), s(neck_r), s(neck_r * 1.15),
                    z0=s(-0.004))
     if not torso_only:
         canvas.ellipsoid(p(jitter(0.004), 0.064), s(0.046 if b.female else 0.051),
@@ -254,17 +262,20 @@ def _body(canvas: _Canvas, build: Build, pose: str, torso_only: bool,
     ys = [0.165, shoulder_y - 0.006, shoulder_y + 0.03, chest_y, waist_y, hip_y,
           crotch_y - 0.02, crotch_y + 0.02]
     widths = [neck_r * 1.2, sh - arm_r * 0.9, sh - arm_r * 0.55, ch, wa, hi,
-              hi * 0.94, hi * (0.9 if torso_only else 0.55)]
+              hi * 0.94, hi * (0.9 if torso_only else 0.5)]
     depths = [0.03, 0.05, 0.062, 0.072, 0.06, 0.068, 0.062, 0.05]
     centres = [0, 0, 0, sway * 0.3, sway * 0.6, sway, sway, sway]
     canvas.loft([oy + s(y) for y in ys], [s(w) for w in widths],
                 [s(d) for d in depths], [ox + s(c) for c in centres],
-                y_top=oy + s(0.165), y_bottom=oy + s(bottom))
-    shoulder_j = {side: p(side * (sh - arm_r), shoulder_y) for side in (-1, 1)}
+                y_top=oy + s(0.165), y_bottom=oy + s(bottom),
+                round_bottom=0.0 if torso_only else s(0.05))
+    # A torso form's shoulders are capped flatter: no arm hangs from them.
+    cap = 0.8 if torso_only else 1.0
+    shoulder_j = {side: p(side * (sh - arm_r * cap), shoulder_y) for side in (-1, 1)}
     for side in (-1, 1):
         # Rounded shoulders: a short capsule from the collar to the joint.
         canvas.capsule(p(side * (sh - 2.2 * arm_r), shoulder_y - 0.004),
-                       shoulder_j[side], s(arm_r * 0.95), s(arm_r * 1.02))
+                       shoulder_j[side], s(arm_r * 0.95 * cap), s(arm_r * 1.02 * cap))
 
     if b.female:
         for side in (-1, 1):
@@ -272,8 +283,8 @@ def _body(canvas: _Canvas, build: Build, pose: str, torso_only: bool,
                         s(0.026))
     else:
         for side in (-1, 1):
-            canvas.bump(p(side * ch * 0.45, chest_y - 0.01), s(ch * 0.55),
-                        s(0.045), s(0.01))
+            canvas.bump(p(side * ch * 0.42, chest_y - 0.012), s(ch * 0.6),
+                        s(0.04), s(0.005))
 
     kp = {
         "neck": p(0, 0.17),
@@ -286,10 +297,11 @@ def _body(canvas: _Canvas, build: Build, pose: str, torso_only: bool,
         "right_hip": p(sway - hi * 0.86, hip_y),
     }
     if torso_only:
-        top = 0.165 - 0.012
-        canvas.capsule(p(0, top), p(0, top + 0.01), s(neck_r * 1.25),
-                       s(neck_r * 1.25), z0=s(0.01))
-        kp["head_top"] = p(0, top - neck_r * 1.25)
+        # A turned cap on the neck, as on a tailor's dummy.
+        top = neck_top - 0.002
+        canvas.ellipsoid(p(0, top), s(neck_r * 1.35), s(neck_r * 0.42),
+                         s(neck_r * 0.9), z0=s(0.012))
+        kp["head_top"] = p(0, top - neck_r * 0.42)
         canvas.capsule(p(0, bottom - 0.01), p(0, 0.975), s(0.008), s(0.008),
                        z0=s(-0.02))
         canvas.ellipsoid(p(0, 0.975), s(0.085), s(0.014), s(0.01), z0=s(-0.02))
@@ -347,9 +359,14 @@ def _legs(canvas, pose, b, p, s, kp, jitter, hip_y, sway):
         toe = (side * 0.062, 0.972)
         if pose == "walking" and side < 0:
             # The trailing leg: knee bent inwards, heel lifted off the floor.
-            knee = (side * 0.035, 0.715)
+            knee = (side * 0.036, 0.712)
             ankle = (side * 0.03, 0.905)
-            toe = (side * 0.036, 0.955)
+            toe = (side * 0.036, 0.957)
+        elif pose == "walking":
+            # The leading foot is nearer the camera, so it sits lower.
+            knee = (side * 0.05, 0.73)
+            ankle = (side * 0.05, 0.943)
+            toe = (side * 0.064, 0.98)
         calf = 0.036 * b.limb
         canvas.capsule(p(*hip), p(*knee), s(thigh), s(calf), z0=s(0.0))
         canvas.capsule(p(*knee), p(*ankle), s(calf), s(0.021 * b.limb))
@@ -448,12 +465,13 @@ def render_mannequin(
     # Work at half size; the figure is fitted to the canvas by its height.
     ws, hs = max(32, w // 2), max(48, h // 2)
     if torso_only:
-        # The form spans 0.14 (neck cap) to 0.99 (stand base) figure units.
-        scale = min(hs * 0.94 / 0.85, ws * 0.85 / (2 * build.shoulders + 0.04))
-        origin = (ws / 2, hs * 0.03 - scale * 0.14)
+        # The form spans 0.12 (neck cap) to 0.99 (stand base) figure units.
+        scale = min(hs * 0.94 / 0.87, ws * 0.85 / (2 * build.shoulders + 0.04))
+        origin = (ws / 2, hs * 0.03 - scale * 0.12)
     else:
         scale = min(hs * build.height, ws * 0.9 / (2 * build.shoulders + 0.2))
-        origin = (ws / 2, hs * (0.5 + build.height / 2) - scale * 0.975)
+        # Soles reach 0.995 figure units (toe capsules); keep them in frame.
+        origin = (ws / 2, hs * (0.5 + build.height / 2) - scale * 0.995)
     canvas = _Canvas(ws, hs)
     kp = _body(canvas, build, pose, torso_only, rng, scale, origin)
     color = _shade(canvas, finish, rng, scale)

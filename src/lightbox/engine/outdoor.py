@@ -93,7 +93,7 @@ def _beach(style, rng, size):
     horizon = float(rng.uniform(0.36, 0.44))
     shore = horizon + float(rng.uniform(0.1, 0.14))
     floor = float(min(0.92, shore + rng.uniform(0.22, 0.3)))
-    xx, yy = _grid(w, h)
+    _, yy = _grid(w, h)
 
     img = _sky(rng, size, _c(70, 135, 205), _c(205, 228, 242), horizon, 0.6)
     sea = _gradient(h, w, [(horizon, _c(28, 92, 138)), (shore, _c(70, 170, 178))])
@@ -165,7 +165,7 @@ def _city(style, rng, size):
         "city_night" in style.words or "neon" in style.words)
     line = float(rng.uniform(0.52, 0.6))
     floor = float(min(0.92, line + rng.uniform(0.22, 0.28)))
-    xx, yy = _grid(w, h)
+    _, yy = _grid(w, h)
 
     if night:
         img = _gradient(h, w, [(0, _c(10, 14, 34)), (line, _c(40, 42, 70))])
@@ -224,7 +224,6 @@ def _foliage(style, rng, size, *, forest: bool):
     w, h = size
     line = float(rng.uniform(0.5, 0.6))
     floor = float(min(0.92, line + rng.uniform(0.22, 0.28)))
-    xx, yy = _grid(w, h)
 
     top = _c(150, 190, 215) if not forest else _c(120, 150, 120)
     img = _gradient(h, w, [(0, top), (line, _c(190, 205, 180))])
@@ -292,7 +291,7 @@ def _ridges(rng, size, img, line, colors, amp, haze):
 
 
 def _mountain(style, rng, size, *, desert: bool = False):
-    w, h = size
+    w = size[0]
     line = float(rng.uniform(0.5, 0.6))
     floor = float(min(0.92, line + rng.uniform(0.22, 0.28)))
     if desert:
@@ -316,7 +315,7 @@ def _pool(style, rng, size):
     w, h = size
     line = float(rng.uniform(0.5, 0.58))
     floor = float(min(0.92, line + rng.uniform(0.22, 0.28)))
-    xx, yy = _grid(w, h)
+    _, yy = _grid(w, h)
     water = _gradient(h, w, [(0, _c(40, 150, 175)), (line, _c(90, 205, 215))])
     caustic = np.zeros((h, w), np.float32)
     for k in range(2):

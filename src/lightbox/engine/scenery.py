@@ -11,6 +11,7 @@ comes from the same numbers that drew the picture.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import cv2
@@ -87,7 +88,7 @@ def _surface_color(text: str) -> RGB | None:
     """A colour named right before a material ("black marble", "pink terrazzo")
     belongs to the surface, not to the wall."""
     words = tokens(text)
-    for word, nxt in zip(words, words[1:]):
+    for word, nxt in itertools.pairwise(words):
         color = named_color(word)
         if color is not None and parse_style(nxt).material:
             return color
@@ -143,7 +144,7 @@ def _light(style: Style, side: float, *, elevation: float, softness: float,
         azimuth = 90.0 - 25.0 * side
     warm = np.array([12, 0, -20]) * max(style.warmth, 0) + np.array(
         [-18, -4, 10]) * max(-style.warmth, 0)
-    color = tuple(int(np.clip(c + d, 0, 255)) for c, d in zip(color, warm))
+    color = tuple(int(np.clip(c + d, 0, 255)) for c, d in zip(color, warm, strict=True))
     return Light(azimuth=float(azimuth), elevation=float(elevation),
                  softness=float(soft), color=color)  # type: ignore[arg-type]
 
@@ -301,7 +302,8 @@ def palette(image: np.ndarray, *, k: int = 5) -> tuple[RGB, ...]:
                 centres[j] = members.mean(0)
 
     counts = np.bincount(label, minlength=k)
-    keep = [j for j in np.argsort(-counts, kind="stable") if counts[j] >= 0.03 * len(px)]
+    order = np.argsort(-counts, kind="stable")
+    keep = [j for j in order if counts[j] >= 0.03 * len(px)]
     # Report the member nearest each centre: a colour that is really in the image.
     colors = []
     for j in keep[:k]:
@@ -371,5 +373,4 @@ def scenery_from_photo(rgb: np.ndarray) -> Scenery:
     )
 
 
-__all__ = ["render_scenery", "scenery_from_photo", "palette", "grade",
-           "BASE_COLORS"]
+__all__ = ["BASE_COLORS", "grade", "palette", "render_scenery", "scenery_from_photo"]

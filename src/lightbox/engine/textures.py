@@ -242,7 +242,7 @@ def _sand(rng, size, tint, dark):
 
 
 def _paper(rng, size, tint, dark):
-    w, h = size
+    w = size[0]
     base = tint if tint is not None else _rgb(BASE_COLORS["paper"])
     return _shade(base, 1.0 + 0.004 * fbm(rng, size, cell=w / 12, octaves=3))
 
