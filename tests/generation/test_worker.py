@@ -17,16 +17,24 @@ import sys
 import textwrap
 import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from conftest import test_settings, wait_for
+from conftest import (
+    POSTGRES_URL,
+    REDIS_URL,
+    require_service,
+    test_settings,
+    wait_for,
+)
 from factories import image_bytes
+from huey import RedisHuey
 from PIL import Image
 from prometheus_client import REGISTRY
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
 from lightbox.accounts import service as accounts
 from lightbox.catalog import service as catalog
@@ -37,6 +45,7 @@ from lightbox.generation import service as generation
 from lightbox.generation import sweep as sweeping
 from lightbox.generation import tasks
 from lightbox.generation.models import DONE, FAILED, INPROGRESS, Record
+from lightbox.generation.queue import RenderQueue
 from lightbox.generation.schemas import ShootRequest
 from lightbox.media.uploads import validate_image
 from lightbox.migrate import upgrade
@@ -472,3 +481,60 @@ def test_a_sigkilled_worker_process_is_finished_by_the_sweep(settings, studio):
     (record,) = studio.records([record_id])
     assert (record.status, record.attempts) == (DONE, 2)
     assert studio.ledger_sum("consume") == 30 and studio.credits().balance == 970
+
+
+@pytest.fixture
+def postgres_settings(tmp_path):
+    """Settings on a fresh PostgreSQL database, dropped afterwards."""
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    require_service("PostgreSQL", lambda: admin.connect().close())
+    name = f"lb_worker_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield test_settings(tmp_path / "data", database_url=url)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.mark.services
+def test_scaled_out_on_postgresql_and_redis(postgres_settings, monkeypatch):
+    import redis
+
+    require_service("Redis", lambda: redis.Redis.from_url(
+        REDIS_URL, socket_connect_timeout=1).ping())
+    monkeypatch.setattr(tasks, "RETRY_DELAYS", (0,))
+    studio = open_studio(postgres_settings)
+    studio.rt.queue.stop()
+    # A queue name of its own keeps parallel runs on a shared Redis apart.
+    huey = RedisHuey(f"lightbox-test-{uuid.uuid4().hex}", url=REDIS_URL,
+                     results=False)
+    studio.rt.queue = RenderQueue(huey, settings=studio.rt.settings,
+                                  runtime=studio.rt)
+    try:
+        studio.engine.fail["shoot"] = lambda n, args: args[0].seed == 201
+        ids = studio.shoot(3, seed=200)
+        for record_id in ids:
+            studio.rt.queue.enqueue(record_id)  # duplicate deliveries
+        (dead,) = studio.shoot(1, seed=300, enqueue=False)
+        claim = tasks.claim(studio.rt, dead)
+        studio.rt.queue.start_consumers(2)
+        wait_for(lambda: studio.all_done(ids), timeout=30)
+
+        assert studio.statuses(ids) == [DONE, FAILED, DONE]
+        assert studio.statuses([dead]) == [INPROGRESS]
+        later = utcnow() + dt.timedelta(seconds=studio.rt.settings.lease_seconds + 1)
+        assert sweeping.sweep(studio.rt, now=later).requeued == [dead]
+        wait_for(lambda: studio.all_done([dead]), timeout=30)
+
+        assert studio.statuses([dead]) == [DONE]
+        assert tasks.finish(studio.rt, claim, tasks.render.Rendered("x", "y")) is False
+        assert studio.engine.calls["shoot"] == 2 + 3 + 1
+        assert (studio.ledger_sum("consume"), studio.ledger_sum("release")) == (90, 30)
+        assert studio.credits() == credits.CreditSummary(
+            balance=910, reserved=0, available=910
+        )
+    finally:
+        studio.rt.close()
+        huey.flush()
