@@ -10,6 +10,7 @@ from lightbox.accounts.auth import ApiPrincipal, require_scope
 from lightbox.catalog import service
 from lightbox.catalog.models import Preset, Product
 from lightbox.catalog.schemas import (
+    UPLOAD_ERRORS,
     PresetList,
     PresetSaved,
     PresetUpdate,
@@ -94,7 +95,8 @@ def list_products(
     return body
 
 
-@router.post("/products", response_model=ProductCreated, summary="Upload a product")
+@router.post("/products", response_model=ProductCreated, summary="Upload a product",
+             responses=UPLOAD_ERRORS)
 def upload_product(
     principal: Writer, session: SessionDep, runtime: RuntimeDep,
     file: Annotated[UploadFile | None, File(description="JPEG, PNG or WebP; a "
@@ -133,7 +135,8 @@ def list_presets(
     }
 
 
-@router.post("/presets", response_model=PresetSaved, summary="Create a preset")
+@router.post("/presets", response_model=PresetSaved, summary="Create a preset",
+             responses=UPLOAD_ERRORS)
 def create_preset(
     principal: Writer, session: SessionDep, runtime: RuntimeDep,
     name: Annotated[str | None, Form()] = None,

@@ -7,6 +7,18 @@ from pydantic import BaseModel, Field
 PRODUCT_STATUS_DOC = "Always UPLOADED: products are uploaded, not generated."
 
 
+class ErrorOut(BaseModel):
+    error: str
+
+
+UPLOAD_ERRORS = {
+    413: {"model": ErrorOut,
+          "description": "The file has too many bytes or too many pixels."},
+    415: {"model": ErrorOut,
+          "description": "Not an image, an unsupported format, truncated or corrupt."},
+}
+
+
 class ProductOut(BaseModel):
     id: str
     name: str
