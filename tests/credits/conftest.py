@@ -6,7 +6,6 @@ import uuid
 
 import pytest
 from conftest import POSTGRES_URL, require_service
-
 from sqlalchemy import func, select
 
 from lightbox.credits.models import CreditAccount, LedgerEntry, Reservation
@@ -39,7 +38,9 @@ def postgres_database():
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)]
+)
 def database(request, tmp_path):
     if request.param == "postgresql":
         # Tests isolate themselves by team, so one database serves the module.

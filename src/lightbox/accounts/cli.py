@@ -107,7 +107,9 @@ def create_key(
 @keys_app.command("revoke")
 def revoke_key(
     ctx: typer.Context,
-    key_id: Annotated[str, typer.Argument(help="The keyId (between mk_live_ and '.').")],
+    key_id: Annotated[
+        str, typer.Argument(help="The keyId (between mk_live_ and '.').")
+    ],
 ) -> None:
     """Revoke a key at once; prints ``keyId<TAB>revoked<TAB>time``."""
     database = open_database(ctx)

@@ -99,7 +99,8 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         if not _valid_key(idempotency_key):
-            await JSONResponse({"error": BAD_KEY}, status_code=400)(scope, receive, send)
+            reply = JSONResponse({"error": BAD_KEY}, status_code=400)
+            await reply(scope, receive, send)
             return
 
         runtime = self.runtime_getter()

@@ -162,7 +162,7 @@ class RedisRateLimiter:
 
 
 def open_rate_limiter(settings: Settings) -> RateLimiter:
-    """Redis-backed when ``settings.redis_url`` is set, else in this process's memory."""
+    """Redis-backed when ``settings.redis_url`` is set, else in process memory."""
     limit = settings.rate_limit_per_minute
     if settings.redis_url:
         log.info("ratelimit.backend", backend="redis", limit=limit)

@@ -52,7 +52,8 @@ def _random_base62(length: int) -> str:
 
 
 def hash_secret(key_id: str, secret: str, *, secret_key: str) -> str:
-    """The stored form of a key: binding the keyId stops swapping hashes between rows."""
+    """The stored form of a key; hashing the keyId too stops moving hashes between
+    rows."""
     message = f"{key_id}.{secret}".encode()
     return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
 
@@ -144,7 +145,9 @@ def create_api_key(
     return key, f"{KEY_PREFIX}{key_id}.{secret}"
 
 
-def revoke_api_key(session: Session, *, key_id: str, team_id: str | None = None) -> ApiKey:
+def revoke_api_key(
+    session: Session, *, key_id: str, team_id: str | None = None
+) -> ApiKey:
     """Revoke a key (idempotent); with ``team_id``, another team's key is a 404."""
     key = session.get(ApiKey, key_id)
     if key is None or (team_id is not None and key.team_id != team_id):
@@ -201,8 +204,13 @@ def authenticate(session: Session, raw_key: str, *, secret_key: str) -> ApiKey:
     return key
 
 
-def touch_api_key(session: Session, key: ApiKey, *, now: dt.datetime | None = None,
-                  every: dt.timedelta = dt.timedelta(minutes=1)) -> bool:
+def touch_api_key(
+    session: Session,
+    key: ApiKey,
+    *,
+    now: dt.datetime | None = None,
+    every: dt.timedelta = dt.timedelta(minutes=1),
+) -> bool:
     """Record use of ``key``, at most once per ``every`` so hot keys cost no writes."""
     now = now or utcnow()
     if key.last_used_at is not None and now - key.last_used_at < every:
@@ -254,7 +262,7 @@ def _lockout(failed_logins: int) -> dt.timedelta:
 
 
 def authenticate_user(session: Session, *, email: str, password: str) -> User:
-    """The user these credentials prove, else Unauthorized("Invalid email or password.").
+    """The user these credentials prove, else Unauthorized (one generic message).
 
     A failure increments ``failed_logins`` (flushed before raising); from the fifth
     one the account is locked for a growing delay, during which even the right

@@ -19,5 +19,5 @@ class LedgerEntryOut(BaseModel):
 class CreditsOut(BaseModel):
     balance: int = Field(description="Granted minus consumed credits.")
     reserved: int = Field(description="Held for orders still rendering.")
-    available: int = Field(description="What a new order can spend: balance - reserved.")
+    available: int = Field(description="What a new order can spend.")
     ledger: list[LedgerEntryOut] = Field(description="Recent entries, newest first.")
