@@ -222,6 +222,9 @@ def _new_records(
     order: Order, *, names: str, params: dict[str, Any], config_seed: int | None
 ) -> list[Record]:
     prefix = RECORD_PREFIX[order.kind]
+    # One microsecond apart, so the records sort by variant everywhere (lists,
+    # orders, cursors) rather than by their random ids when a clock repeats.
+    created = utcnow()
     records = []
     for variant in range(order.count):
         record_id = new_id(prefix)
@@ -243,6 +246,7 @@ def _new_records(
                 price=order.price_each,
                 layers={},
                 meta={},
+                created_at=created + dt.timedelta(microseconds=variant),
             )
         )
     return records
