@@ -299,3 +299,24 @@ class TestMiddleware:
         with runtime.db.session() as session:
             assert session.scalar(select(func.count()).select_from(
                 IdempotencyKey)) == 0
+
+
+def test_purge_expired_deletes_only_old_replies(runtime):
+    from lightbox.accounts.idempotency import purge_expired
+    from lightbox.migrate import upgrade
+
+    upgrade(runtime.db)
+    now = dt.datetime.now(dt.UTC)
+    with runtime.db.session() as session:
+        for name, expires in (("old", now - dt.timedelta(minutes=1)),
+                              ("new", now + dt.timedelta(hours=1))):
+            session.add(IdempotencyKey(
+                key_hash="0" * 64, idempotency_key=name, request_hash="0" * 64,
+                locked_until=now, expires_at=expires,
+            ))
+
+    with runtime.db.session() as session:
+        assert purge_expired(session) == 1
+    with runtime.db.session() as session:
+        left = session.scalars(select(IdempotencyKey.idempotency_key)).all()
+    assert left == ["new"]

@@ -190,3 +190,25 @@ class TestLedger:
             service.grant(session, team_id=other, amount=7)
             assert service.ledger(session, team_id=team_id) == []
             assert service.summary(session, team_id=team_id).balance == 0
+
+
+class TestMetrics:
+    def sample(self, kind: str) -> float:
+        from prometheus_client import REGISTRY
+
+        return REGISTRY.get_sample_value("lightbox_credits_total",
+                                         {"kind": kind}) or 0.0
+
+    def test_counted_on_commit_only(self, database, team_id):
+        before = self.sample("grant")
+
+        with pytest.raises(RuntimeError):
+            with database.session() as session:
+                service.grant(session, team_id=team_id, amount=7)
+                raise RuntimeError("the request failed after the grant")
+        assert self.sample("grant") == before
+
+        with database.session() as session:
+            service.grant(session, team_id=team_id, amount=7)
+            assert self.sample("grant") == before  # not committed yet
+        assert self.sample("grant") == before + 7
