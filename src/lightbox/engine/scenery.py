@@ -178,7 +178,7 @@ def _studio(style: Style, rng: np.random.Generator, size: tuple[int, int]):
         pool = np.exp(-(((xx - 0.5) / 0.28) ** 2 + ((yy - floor) / 0.12) ** 2))
         light = light * (0.7 + 0.45 * pool + 0.1 * spot)
 
-    img = paper * (light * vignette(w, h, 0.28))[..., None]
+    img = paper * (light * vignette(w, h, 0.2))[..., None]
     surface = "paper"
     lt = _light(style, side, elevation=55.0, softness=0.8)
     return img, lt, horizon, floor, surface

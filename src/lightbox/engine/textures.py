@@ -95,10 +95,16 @@ def _marble(rng, size, tint, dark):
     angle = rng.uniform(-0.9, 0.9) + np.pi / 4
     u = (xx * np.cos(angle) + yy * np.sin(angle)) / w
 
+    # Long veins: bands across the slab, bent by a gentle warp. The warp stays
+    # weak against the band frequency, or the bands close into rings.
     veins = np.zeros((h, w), np.float32)
-    for freq, turb, sharp, weight in ((2.4, 1.6, 90, 0.9), (6.0, 2.2, 40, 0.35)):
+    for freq, turb, sharp, weight in ((2.2, 0.9, 90, 0.9), (5.0, 1.1, 50, 0.3)):
         phase = u * freq * np.pi + warp * turb + rng.uniform(0, np.pi)
         veins += weight * (1.0 - np.abs(np.sin(phase))) ** sharp
+
+    # Hairline cracks: ridged noise, which branches like real calcite veins.
+    ridged = 1.0 - np.abs(fbm(rng, size, cell=w / 2, octaves=5, persistence=0.55))
+    veins += 0.35 * np.clip(ridged, 0, 1) ** 24
     fine = fbm(rng, size, cell=w / 10, octaves=3)
     veins *= np.clip(0.55 + 0.45 * fine, 0.0, 1.2)
     halo = cv2.GaussianBlur(veins, (0, 0), 4.0)
