@@ -181,3 +181,9 @@ def test_a_colour_before_a_material_colours_the_surface_not_the_wall():
     wall = _lum(scene.image[: int(scene.horizon_y * h) - 4]).mean()
     floor = _lum(scene.image[int(scene.floor_y * h):]).mean()
     assert wall > 120 and floor < 70
+
+
+def test_scenery_from_photo_accepts_float_images_in_unit_range():
+    photo = _photo(0.55, light_from_left=True)
+    as_float = scenery_from_photo(photo.astype(np.float32) / 255.0)
+    assert abs(as_float.horizon_y - scenery_from_photo(photo).horizon_y) < 0.01

@@ -326,7 +326,11 @@ def scenery_from_photo(rgb: np.ndarray) -> Scenery:
         raise EngineError(f"expected an RGB image (H, W, 3), got shape {shape}")
     img = rgb[..., :3]
     if img.dtype != np.uint8:
-        img = np.clip(img, 0, 255).astype(np.uint8)
+        # Float images in 0..1 are common from other libraries; scale them.
+        peak = float(np.nanmax(img)) if img.size else 0.0
+        img = img * 255.0 if np.issubdtype(img.dtype, np.floating) and peak <= 1.0 \
+            else img
+        img = np.clip(np.nan_to_num(img), 0, 255).astype(np.uint8)
 
     h, w = img.shape[:2]
     sw = 256
