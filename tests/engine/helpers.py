@@ -157,23 +157,64 @@ def draw_product(
             fill=255,
         )
     elif kind == "shoe":
-        sole = bottom - (bottom - top) * 0.08
-        draw.polygon(
-            [
-                (cx - half * 2.0, sole),
-                (cx - half * 2.0, bottom - (bottom - top) * 0.3),
-                (cx - half * 1.2, top + (bottom - top) * 0.45),
-                (cx + half * 0.3, top + (bottom - top) * 0.3),
-                (cx + half * 0.6, top + (bottom - top) * 0.4),
-                (cx + half * 1.9, bottom - (bottom - top) * 0.18),
-                (cx + half * 2.0, sole),
-            ],
+        # A sneaker in profile, toe to the right: high heel collar, low toe box.
+        tall = (bottom - top) * 0.55
+        sole = bottom - tall * 0.16
+        foot = [
+            (cx - half * 2.0, sole),
+            (cx - half * 2.05, sole - tall * 0.55),
+            (cx - half * 1.85, bottom - tall),
+            (cx - half * 1.35, bottom - tall * 0.88),
+            (cx - half * 0.75, bottom - tall * 0.78),
+            (cx - half * 0.45, bottom - tall * 0.98),
+            (cx - half * 0.15, bottom - tall * 0.9),
+            (cx + half * 0.9, bottom - tall * 0.5),
+            (cx + half * 1.7, bottom - tall * 0.38),
+            (cx + half * 2.05, bottom - tall * 0.22),
+            (cx + half * 2.1, sole),
+        ]
+        draw.polygon(foot, fill=255)
+        draw.ellipse(
+            (
+                cx + half * 1.5,
+                bottom - tall * 0.42,
+                cx + half * 2.15,
+                sole + tall * 0.05,
+            ),
             fill=255,
         )
-        draw.rectangle((cx - half * 2.0, sole, cx + half * 2.0, bottom), fill=255)
-        ddraw.rectangle(
-            (cx - half * 2.0, sole, cx + half * 2.0, bottom), fill=(235, 235, 235, 255)
+        draw.rounded_rectangle(
+            (cx - half * 2.05, sole, cx + half * 2.15, bottom),
+            radius=tall * 0.06,
+            fill=255,
         )
+        ddraw.rounded_rectangle(
+            (cx - half * 2.05, sole, cx + half * 2.15, bottom),
+            radius=tall * 0.06,
+            fill=(236, 234, 228, 255),
+        )
+        # A swoosh-like stripe and laces give the eye something to read.
+        ddraw.polygon(
+            [
+                (cx - half * 1.3, sole - tall * 0.12),
+                (cx + half * 1.2, sole - tall * 0.32),
+                (cx - half * 0.6, sole - tall * 0.02),
+            ],
+            fill=(236, 234, 228, 255),
+        )
+        for i in range(4):
+            lx = cx - half * 0.1 + i * half * 0.28
+            ly = bottom - tall * (0.86 - i * 0.1)
+            ddraw.line(
+                (
+                    lx - half * 0.12,
+                    ly - tall * 0.04,
+                    lx + half * 0.12,
+                    ly + tall * 0.04,
+                ),
+                fill=(236, 234, 228, 255),
+                width=max(1, round(tall * 0.03)),
+            )
 
     # Shade across x like a lit cylinder: 0.88 at the rims, 1.08 in the middle-left.
     xs = np.linspace(-1.0, 1.0, width, dtype=np.float32)[None, :, None]

@@ -235,7 +235,7 @@ def decontaminate(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     pad = 8
     y0, y1 = max(ys.min() - pad, 0), min(ys.max() + pad + 1, rgb.shape[0])
     x0, x1 = max(xs.min() - pad, 0), min(xs.max() + pad + 1, rgb.shape[1])
-    crop = rgb[y0:y1, x0:x1].astype(np.float32) / 255.0
+    crop = rgb[y0:y1, x0:x1]  # resized before going to float: 12 MP photos
     crop_a = alpha[y0:y1, x0:x1]
 
     ch, cw = crop_a.shape
@@ -246,11 +246,12 @@ def decontaminate(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         small_a = cv2.resize(crop_a, size, interpolation=cv2.INTER_AREA)
     else:
         small, small_a = crop, crop_a
+    small = small.astype(np.float64) / 255.0
 
     # Imported here: pymatting pulls in numba, whose first import is slow.
     from pymatting.foreground.estimate_foreground_ml import estimate_foreground_ml
 
-    fg = estimate_foreground_ml(small.astype(np.float64), small_a.astype(np.float64))
+    fg = estimate_foreground_ml(small, small_a.astype(np.float64))
     fg = np.asarray(fg, np.float32)
     if scale < 1.0:
         fg = cv2.resize(fg, (cw, ch), interpolation=cv2.INTER_LINEAR)
