@@ -25,3 +25,32 @@ def team_id(database) -> str:
 
     with database.session() as session:
         return create_team(session, name="Acme").id
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)]
+)
+def any_database(request, tmp_path):
+    """A fresh database on SQLite, and on PostgreSQL when it is reachable."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("database")
+        return
+
+    import uuid
+
+    import psycopg
+    from conftest import POSTGRES_URL, require_service
+
+    admin = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://", 1)
+    require_service("PostgreSQL",
+                    lambda: psycopg.connect(admin, connect_timeout=3).close())
+    name = f"lb_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    import_all_models()
+    db = Database(f"{POSTGRES_URL.rpartition('/')[0]}/{name}")
+    Base.metadata.create_all(db.engine)
+    yield db
+    db.dispose()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

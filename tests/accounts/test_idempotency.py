@@ -320,3 +320,32 @@ def test_purge_expired_deletes_only_old_replies(runtime):
     with runtime.db.session() as session:
         left = session.scalars(select(IdempotencyKey.idempotency_key)).all()
     assert left == ["new"]
+
+
+def test_racing_claims_let_exactly_one_request_run(any_database):
+    """Simultaneous first requests with one key: one runs, the rest see it."""
+    from types import SimpleNamespace
+
+    secret = "race-secret-" + "r" * 24
+    with any_database.session() as session:
+        team = service.create_team(session, name="racers")
+        _key, raw = service.create_api_key(session, team_id=team.id,
+                                           secret_key=secret)
+    runtime = SimpleNamespace(db=any_database,
+                              settings=SimpleNamespace(secret_key=secret))
+    middleware = IdempotencyMiddleware(None, runtime_getter=lambda: runtime)
+    barrier = threading.Barrier(12)
+    outcomes = []
+
+    def claim() -> None:
+        barrier.wait()
+        outcomes.append(middleware._claim(runtime, raw, "k" * 64, "same", "h" * 64)
+                        .outcome)
+
+    threads = [threading.Thread(target=claim) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert sorted(outcomes) == ["in_flight"] * 11 + ["run"]
