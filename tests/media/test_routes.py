@@ -61,26 +61,23 @@ def test_expired_url(server, runtime, stored):
     assert (response.status_code, response.json()) == (403, FORBIDDEN)
 
 
-@pytest.mark.parametrize("tamper", ["secret", "key", "exp", "nosig", "noexp"])
-def test_forged_or_altered_urls(server, runtime, stored, tamper):
+def test_forged_or_altered_urls(server, runtime, stored):
     key, _ = stored
     url = runtime.storage.url(key)
     query = parse_qs(urlparse(url).query)
     exp, sig = query["exp"][0], query["sig"][0]
+    altered = {
+        "secret": url_for(server, runtime, key, secret="not-the-server-secret"),
+        "key": url.replace("original.png", "other.png"),
+        "exp": url.replace(f"exp={exp}", f"exp={int(exp) + 86400}"),
+        "nosig": url.replace(f"&sig={sig}", ""),
+        "noexp": url.replace(f"exp={exp}&", ""),
+    }
 
-    if tamper == "secret":
-        url = url_for(server, runtime, key, secret="not-the-server-secret")
-    elif tamper == "key":
-        url = url.replace("original.png", "other.png")
-    elif tamper == "exp":
-        url = url.replace(f"exp={exp}", f"exp={int(exp) + 86400}")
-    elif tamper == "nosig":
-        url = url.replace(f"&sig={sig}", "")
-    else:
-        url = url.replace(f"exp={exp}&", "")
-
-    response = httpx.get(url)
-    assert (response.status_code, response.json()) == (403, FORBIDDEN)
+    assert httpx.get(url).status_code == 200
+    for tamper, bad_url in altered.items():
+        response = httpx.get(bad_url)
+        assert (response.status_code, response.json()) == (403, FORBIDDEN), tamper
 
 
 def test_valid_signature_for_a_missing_file_is_404(server, runtime):
@@ -90,26 +87,26 @@ def test_valid_signature_for_a_missing_file_is_404(server, runtime):
     )
 
 
-@pytest.mark.parametrize("raw_path", [
-    "/media/teams/%2e%2e/%2e%2e/lightbox.sqlite",
-    "/media/..%2f..%2flightbox.sqlite",
-    "/media/%2fetc%2fpasswd",
-])
-def test_traversal_is_refused_even_when_signed(server, runtime, raw_path):
+def test_traversal_is_refused_even_when_signed(server, runtime):
     # The database sits next to the media directory: a traversal would reach it.
     assert (runtime.settings.data_dir / "lightbox.sqlite").exists()
-    key = unquote(raw_path[len("/media/"):])
-    expires = int(time.time()) + 600
-    sig = signing.sign(key, expires, secret=runtime.settings.secret_key)
 
-    with httpx.Client() as client:
-        request = client.build_request("GET", f"{server.url}{raw_path}")
-        request.url = request.url.copy_with(
-            raw_path=f"{raw_path}?exp={expires}&sig={sig}".encode()
-        )
-        response = client.send(request)
+    for raw_path in ("/media/teams/%2e%2e/%2e%2e/lightbox.sqlite",
+                     "/media/..%2f..%2flightbox.sqlite",
+                     "/media/%2fetc%2fpasswd"):
+        key = unquote(raw_path[len("/media/"):])
+        expires = int(time.time()) + 600
+        sig = signing.sign(key, expires, secret=runtime.settings.secret_key)
 
-    # The signature is valid, so this is the key check answering, not the router.
-    assert (response.status_code, response.json()) == (
-        404, {"error": "Media not found."}
-    )
+        with httpx.Client() as client:
+            request = client.build_request("GET", f"{server.url}{raw_path}")
+            request.url = request.url.copy_with(
+                raw_path=f"{raw_path}?exp={expires}&sig={sig}".encode()
+            )
+            response = client.send(request)
+
+        # The signature is valid, so this is the key check answering, not the
+        # router.
+        assert (response.status_code, response.json()) == (
+            404, {"error": "Media not found."}
+        ), raw_path
