@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lightbox.engine.mannequin import render_mannequin
-from lightbox.engine.types import KEYPOINTS, EngineError
+from lightbox.engine.types import KEYPOINTS, EngineError, Light
 
 SIZE = (512, 768)  # half the default, to keep the suite quick
 
@@ -170,3 +170,18 @@ def test_the_whole_figure_fits_in_the_frame(text):
     assert border.max() == 0
     rows = np.flatnonzero(a.max(1) > 0.5)
     assert rows[-1] - rows[0] > 0.75 * SIZE[1]
+
+
+def test_a_scenery_light_sets_the_shading():
+    from_right = Light(azimuth=135.0, elevation=45.0, softness=0.3)
+    fig = render_mannequin("matte white", 0, size=SIZE, light=from_right)
+    lum = fig.rgba[..., :3].astype(np.float32) @ [0.299, 0.587, 0.114]
+    y = int(fig.keypoints["waist"][1])
+    x = fig.keypoints["waist"][0]
+    half = _run_width(fig, y, x) // 2
+    assert lum[y, int(x + half * 0.6)] > lum[y, int(x - half * 0.6)]
+
+    sunset = Light(azimuth=90.0, elevation=8.0, softness=0.3, color=(255, 184, 120))
+    warm = render_mannequin("matte white", 0, size=SIZE, light=sunset).rgba
+    inside = warm[..., 3] == 255
+    assert (warm[..., 0][inside].astype(int) - warm[..., 2][inside]).mean() > 25

@@ -19,10 +19,14 @@ import cv2
 import numpy as np
 
 from lightbox.engine.textures import blur, fbm
-from lightbox.engine.types import RGB, EngineError, Figure
+from lightbox.engine.types import RGB, EngineError, Figure, Light
 from lightbox.engine.words import named_color, tokens
 
 _SEED_MIX = 0x3A22E  # keeps mannequin randomness apart from other seeded parts
+
+# A soft box at the upper left, the default key for a figure on its own.
+_STUDIO_KEY = Light(azimuth=45.0, elevation=48.0, softness=0.3,
+                    color=(255, 255, 255))
 
 _SKIN: dict[str, RGB] = {
     "fair": (240, 216, 198), "light": (230, 194, 166), "medium": (200, 152, 114),
@@ -386,8 +390,19 @@ def _environment(rx: np.ndarray, ry: np.ndarray, rz: np.ndarray) -> np.ndarray:
     return np.clip(env, 0.03, 1.2)
 
 
+def _key_vector(light: Light) -> np.ndarray:
+    """Unit vector towards the key light, in (x right, y down, z to camera).
+
+    Only the sideways part of the azimuth is used: a light travelling towards
+    the camera (sunset backlight) still lights the figure from above.
+    """
+    az, el = np.radians(light.azimuth), np.radians(np.clip(light.elevation, 5, 85))
+    key = np.array([-np.cos(az) * 0.75, -np.sin(el) * 0.8, 0.67], np.float32)
+    return key / np.linalg.norm(key)
+
+
 def _shade(canvas: _Canvas, finish: Finish, rng: np.random.Generator,
-           scale: float) -> np.ndarray:
+           scale: float, light: Light) -> np.ndarray:
     inside = canvas.sdf < 0.5
     z = cv2.GaussianBlur(canvas.z, (0, 0), 1.2)
     gx = cv2.Sobel(z, cv2.CV_32F, 1, 0, ksize=3) / 8.0
@@ -395,9 +410,10 @@ def _shade(canvas: _Canvas, finish: Finish, rng: np.random.Generator,
     n = np.stack([-gx, -gy, np.ones_like(z)], -1)
     n /= np.linalg.norm(n, axis=-1, keepdims=True)
 
-    key = np.array([-0.5, -0.55, 0.67], np.float32)
-    key /= np.linalg.norm(key)
-    lambert = np.clip(n @ key, 0, 1)
+    key = _key_vector(light)
+    # Soft light wraps further round the form than a hard one.
+    wrap = 0.45 * float(np.clip(light.softness, 0, 1))
+    lambert = np.clip((n @ key + wrap) / (1 + wrap), 0, 1)
     sky = 0.5 + 0.5 * -n[..., 1]
     half = key + np.array([0, 0, 1], np.float32)
     half /= np.linalg.norm(half)
@@ -406,7 +422,10 @@ def _shade(canvas: _Canvas, finish: Finish, rng: np.random.Generator,
     # Ambient occlusion: a surface lower than its surroundings gets less light.
     blur_z = blur(z, scale * 0.02)
     ao = np.clip(1 - (blur_z - z) / (scale * 0.03), 0.45, 1.0)
-    rim = np.clip(1 - n[..., 2], 0, 1) ** 2.5 * np.clip(n[..., 0] + 0.3, 0, 1)
+    # The rim light sits opposite the key, as a photographer would place it.
+    rim_side = 1.0 if key[0] <= 0 else -1.0
+    rim = np.clip(1 - n[..., 2], 0, 1) ** 2.5 * np.clip(rim_side * n[..., 0] + 0.3,
+                                                       0, 1)
 
     albedo = np.asarray(finish.albedo, np.float32) / 255.0
     base = np.broadcast_to(albedo, z.shape + (3,)).copy()
@@ -419,7 +438,9 @@ def _shade(canvas: _Canvas, finish: Finish, rng: np.random.Generator,
             rng, (w, h), cell=3, octaves=2, stretch=(6.0, 0.3))
         base *= (1 + 0.035 * weave)[..., None]
 
-    diffuse = (0.22 * sky + 0.85 * lambert)[..., None] * ao[..., None]
+    tint = np.asarray(light.color, np.float32) / max(float(max(light.color)), 1.0)
+    diffuse = (0.22 * sky + 0.85 * light.intensity * lambert)[..., None] * tint
+    diffuse = diffuse * ao[..., None]
     color = base * diffuse
     if finish.reflect:
         r = np.stack([2 * n[..., 2] * n[..., 0], 2 * n[..., 2] * n[..., 1],
@@ -439,7 +460,11 @@ def _shade(canvas: _Canvas, finish: Finish, rng: np.random.Generator,
 
 
 def render_mannequin(
-    preferences: str, seed: int, *, size: tuple[int, int] = (1024, 1536)
+    preferences: str,
+    seed: int,
+    *,
+    size: tuple[int, int] = (1024, 1536),
+    light: Light | None = None,
 ) -> Figure:
     """Render the mannequin ``preferences`` describes; ``size`` is (width, height).
 
@@ -448,6 +473,8 @@ def render_mannequin(
     finish (matte/glossy white or black, chrome, gold, wood, linen, a skin tone
     or any named colour) and a torso form on a stand ("torso", "bust",
     "dress form"). Keypoints are where the construction put the joints.
+    ``light`` (a scenery's key light) sets the shading; by default the key is
+    a soft box at the upper left.
     """
     try:
         w, h = (int(v) for v in size)
@@ -474,7 +501,7 @@ def render_mannequin(
         origin = (ws / 2, hs * (0.5 + build.height / 2) - scale * 0.995)
     canvas = _Canvas(ws, hs)
     kp = _body(canvas, build, pose, torso_only, rng, scale, origin)
-    color = _shade(canvas, finish, rng, scale)
+    color = _shade(canvas, finish, rng, scale, light or _STUDIO_KEY)
 
     fx, fy = w / ws, h / hs
     sdf = cv2.resize(canvas.sdf, (w, h), interpolation=cv2.INTER_LINEAR) * fx
