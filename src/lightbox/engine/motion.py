@@ -1,0 +1,470 @@
+"""Camera moves for videos: what the words ask for, and where the camera is when.
+
+A camera state is ``(zoom, cx, cy)`` over a *stage* image: ``zoom`` is relative to
+the scale at which the stage just covers the output frame (1 = cover), and
+``(cx, cy)`` is the stage point shown at the frame centre, as fractions of the
+stage's width and height. Every state a path yields keeps the output covered, so
+frames never show a border.
+
+With layers, each layer follows the camera by its own *depth* factor: 1 moves with
+the camera, 0.4 moves less (far away), a negative factor moves against it (the
+subject an orbiting camera circles). All layers coincide at the path's alignment
+time, where the frame equals the still photograph.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+KINDS = ("push", "pull", "pan", "orbit")
+TRANSITIONS = ("crossfade", "slide", "wipe")
+
+# First match wins, so "zoom out" is a pull before "zoom" can make it a push.
+_WORDS = (
+    ("pull", ("pull out", "zoom out", "pull back", "dolly out", "reveal",
+              "revealing", "pullout")),
+    ("orbit", ("orbit", "orbiting", "parallax", "3d", "around", "rotate",
+               "rotating", "depth")),
+    ("pan", ("pan", "panning", "left", "right", "truck", "sideways", "tracking")),
+    ("push", ("push", "push in", "pushing", "zoom", "zoom in", "zooming", "dolly",
+              "slow")),
+)
+_SLOW = ("slow", "slowly", "subtle", "gentle", "calm")
+_FAST = ("fast", "dynamic", "energetic", "quick")
+_MASK64 = (1 << 64) - 1
+
+# Per-kind depth factors (foreground, background) for layered shots.
+_DEPTHS = {
+    "push": (1.0, 0.4),
+    "pull": (1.0, 0.4),
+    "pan": (1.0, 0.45),
+    "orbit": (-0.35, 1.0),
+}
+
+_SEED_MOTION = 0x6D6F74  # mixes the seed for choices made about motion
+
+
+@dataclass(frozen=True)
+class Motion:
+    kind: str  # one of KINDS
+    direction: int  # +1: the camera travels right (content slides left), -1: left
+    strength: float  # 1 normal, below 1 slow or subtle, above 1 dynamic
+
+
+@dataclass(frozen=True)
+class State:
+    zoom: float
+    cx: float
+    cy: float
+
+
+@dataclass(frozen=True)
+class Path:
+    """A camera move from ``start`` to ``end`` with ease-in-out timing."""
+
+    start: State
+    end: State
+    align: float  # time in 0..1 at which every layer shows the still photo
+    depths: tuple[float, ...]  # per layer: (1.0,) or (foreground, background)
+    visible: tuple[float, float]  # stage fraction (w, h) seen at zoom 1
+    # Layered zooms scale about this stage point (the product's base), so every
+    # layer keeps it on the same spot and the product does not slide on its floor.
+    anchor: tuple[float, float] | None = None
+
+    def states(self, frames: int, depth: float) -> np.ndarray:
+        """``(frames, 3)`` array of zoom, cx, cy for one layer, every frame."""
+        t = np.linspace(0.0, 1.0, frames) if frames > 1 else np.zeros(1)
+        eased = ease(t)
+        a = ease(np.array([self.align]))[0]
+
+        log_z0, log_z1 = math.log(self.start.zoom), math.log(self.end.zoom)
+        log_z = log_z0 + (log_z1 - log_z0) * eased
+        cx = self.start.cx + (self.end.cx - self.start.cx) * eased
+        cy = self.start.cy + (self.end.cy - self.start.cy) * eased
+
+        # The layer keeps the aligned state plus `depth` times the camera's move.
+        log_za = log_z0 + (log_z1 - log_z0) * a
+        cxa = self.start.cx + (self.end.cx - self.start.cx) * a
+        cya = self.start.cy + (self.end.cy - self.start.cy) * a
+        zoom = np.exp(log_za + depth * (log_z - log_za))
+        if self.anchor is None:
+            cx = cxa + depth * (cx - cxa)
+            cy = cya + depth * (cy - cya)
+        else:
+            ax, ay = self.anchor
+            za = math.exp(log_za)
+            cx = ax - (ax - cxa) * za / zoom
+            cy = ay - (ay - cya) * za / zoom
+
+        zoom = np.maximum(zoom, 1.0)
+        cx = _clamp_centre(cx, self.visible[0] / zoom)
+        cy = _clamp_centre(cy, self.visible[1] / zoom)
+        return np.stack([zoom, cx, cy], axis=1)
+
+
+def ease(t: np.ndarray) -> np.ndarray:
+    """Sine ease-in-out: starts and stops at rest, as a camera operator would."""
+    return (1.0 - np.cos(np.pi * np.clip(t, 0.0, 1.0))) / 2.0
+
+
+def parse_motion(suggestion: str, *, seed: int, index: int = 0,
+                 default: str | None = "push") -> Motion:
+    """Read the camera move from free text.
+
+    With no motion word, ``default`` is used; ``default=None`` cycles through
+    moves by ``index`` so the images of a reel do not all move alike.
+    """
+    text = " " + " ".join(re.findall(r"[a-z0-9]+", suggestion.lower())) + " "
+    # One offset per seed: consecutive images then cycle through moves and
+    # alternate directions, rather than repeating by chance.
+    offset = int(np.random.default_rng([seed & _MASK64, _SEED_MOTION]).integers(4))
+    named = [kind for kind, words in _WORDS if any(f" {w} " in text for w in words)]
+    if named:
+        kind = named[0]
+    elif default is not None:
+        kind = default
+    else:
+        kind = ("push", "pan", "pull", "pan")[(index + offset) % 4]
+
+    if " left " in text:
+        direction = -1
+    elif " right " in text:
+        direction = 1
+    else:
+        direction = 1 if (index // 2 + offset) % 2 else -1
+
+    strength = 1.0
+    if any(f" {w} " in text for w in _SLOW):
+        strength = 0.65
+    elif any(f" {w} " in text for w in _FAST):
+        strength = 1.4
+    return Motion(kind=kind, direction=direction, strength=strength)
+
+
+def parse_transition(suggestion: str) -> str:
+    words = set(re.findall(r"[a-z]+", suggestion.lower()))
+    if words & {"slide", "swipe", "push"} and "fade" not in words:
+        return "slide"
+    if "wipe" in words:
+        return "wipe"
+    return "crossfade"
+
+
+def plan_path(motion: Motion, *, seconds: float, visible: tuple[float, float],
+              focus: tuple[float, float], anchor: tuple[float, float] | None = None,
+              layered: bool = False) -> Path:
+    """Choose start and end states for a move lasting ``seconds``.
+
+    ``visible`` is the fraction of the stage's width and height the output shows
+    at zoom 1 (one of them is 1 for a cover fit); ``focus`` is the point the
+    camera favours (the product's centre), in stage fractions; with layers, a
+    push or pull scales about ``anchor`` (the product's base) instead.
+    """
+    vw, vh = visible
+    s = motion.strength
+    fx, fy = focus
+    depths = _DEPTHS[motion.kind] if layered else (1.0,)
+
+    if motion.kind in ("push", "pull"):
+        # About 2.8% zoom per second reads as a calm, deliberate dolly.
+        z_far, z_near = 1.0, min(1.25, max(1.04, 1.0 + 0.028 * seconds * s))
+        wide = State(z_far, _clamp_centre(fx, vw / z_far),
+                     _clamp_centre(fy, vh / z_far))
+        if layered and anchor is not None:
+            ax, ay = anchor
+            close = State(z_near, ax - (ax - wide.cx) / z_near,
+                          ay - (ay - wide.cy) / z_near)
+        else:
+            anchor = None
+            close = State(z_near, _clamp_centre(fx, vw / z_near),
+                          _clamp_centre(fy, vh / z_near))
+        if motion.kind == "push":
+            return Path(wide, close, 0.0, depths, visible, anchor)
+        return Path(close, wide, 1.0, depths, visible, anchor)
+
+    # Pans and orbits travel sideways, so they need zoom for room to move.
+    if motion.kind == "pan":
+        z0 = 1.06 + 0.004 * seconds * s
+        z1 = z0 * 1.02
+    else:
+        z0 = 1.05 + 0.004 * seconds * s
+        z1 = z0 * (1.0 + 0.012 * seconds * s)
+    lo, hi = vw / (2 * z0), 1.0 - vw / (2 * z0)
+    travel = min(hi - lo, 0.05 * seconds * s * vw / z0)
+    mid = min(max(fx, lo + travel / 2), hi - travel / 2)
+    cy = _clamp_centre(fy, vh / z0)
+    start = State(z0, mid - motion.direction * travel / 2, cy)
+    end = State(z1, mid + motion.direction * travel / 2, cy)
+    return Path(start, end, 0.5, depths, visible)
+
+
+def _clamp_centre(c, visible_fraction):
+    """Keep a centre where a window of ``visible_fraction`` stays on the stage."""
+    half = np.minimum(np.asarray(visible_fraction) / 2.0, 0.5)
+    return np.clip(c, half, 1.0 - half)
+
+
+# Beyond this aspect mismatch a cover crop would cut away too much of an image
+# (a square packshot in a 9:16 frame keeps 56% of its width), so the image is
+# shown whole over a blurred, dimmed copy of itself, unless its product fits the
+# crop anyway.
+_FILL_RATIO = 1.5
+# Keep at most this much more resolution than the output shows at zoom 1: enough
+# for the deepest zoom (1.25) to stay sharp, no more to resample every frame.
+_DENSITY = 1.35
+
+
+class Clip:
+    """One image's camera move, prepared so that a frame is one or two warps.
+
+    The stage (the image, fitted to the output's aspect) is cropped to what the
+    move ever shows and scaled once to about the output's resolution; a frame is
+    then a bilinear ``warpAffine`` of that plate, plus, with layers, a warp of the
+    product layer over the region it covers, composited premultiplied.
+    """
+
+    def __init__(self, image: np.ndarray, layers, *, motion: Motion, frames: int,
+                 fps: int, size: tuple[int, int]) -> None:
+        self._size = size
+        base, foreground, focus, anchor = _stage(image, layers, size)
+
+        width, height = size
+        stage_h, stage_w = base.shape[:2]
+        cover = max(width / stage_w, height / stage_h)
+        visible = (width / (cover * stage_w), height / (cover * stage_h))
+        path = plan_path(motion, seconds=frames / fps, visible=visible, focus=focus,
+                         anchor=anchor, layered=foreground is not None)
+        self.path = path
+
+        self._fg = None
+        if foreground is not None:
+            self._fg = _Plate(foreground, path.states(frames, path.depths[0]),
+                              cover, size)
+            self._base = _Plate(base, path.states(frames, path.depths[1]), cover,
+                                size)
+        else:
+            self._base = _Plate(base, path.states(frames, 1.0), cover, size)
+
+    def frame(self, index: int) -> np.ndarray:
+        """The RGB frame ``index`` (a new array the caller may keep)."""
+        width, height = self._size
+        frame = cv2.warpAffine(self._base.rgb, self._base.matrices[index],
+                               (width, height), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
+        if self._fg is not None and self._fg.rgb is not None:
+            self._composite(frame, self._fg.matrices[index])
+        return frame
+
+    def _composite(self, frame: np.ndarray, matrix: np.ndarray) -> None:
+        # Only the part of the frame the product layer lands on is warped and
+        # blended: products usually cover a fraction of the frame.
+        height, width = frame.shape[:2]
+        plate_h, plate_w = self._fg.rgb.shape[:2]
+        xs = matrix[0, 0] * np.array([-0.5, plate_w - 0.5]) + matrix[0, 2]
+        ys = matrix[1, 1] * np.array([-0.5, plate_h - 0.5]) + matrix[1, 2]
+        x0, x1 = max(0, math.floor(xs.min())), min(width, math.ceil(xs.max()) + 1)
+        y0, y1 = max(0, math.floor(ys.min())), min(height, math.ceil(ys.max()) + 1)
+        if x1 <= x0 or y1 <= y0:
+            return
+
+        shifted = matrix.copy()
+        shifted[0, 2] -= x0
+        shifted[1, 2] -= y0
+        region = (x1 - x0, y1 - y0)
+        warp = {"flags": cv2.INTER_LINEAR, "borderMode": cv2.BORDER_CONSTANT,
+                "borderValue": 0}
+        rgb = cv2.warpAffine(self._fg.rgb, shifted, region, **warp)
+        alpha = cv2.warpAffine(self._fg.alpha, shifted, region, **warp)
+        behind = cv2.multiply(frame[y0:y1, x0:x1], cv2.merge([255 - alpha] * 3),
+                              scale=1 / 255)
+        frame[y0:y1, x0:x1] = cv2.add(behind, rgb)
+
+
+class _Plate:
+    """A layer cropped to what the move shows, scaled once, with its matrices."""
+
+    def __init__(self, stage: np.ndarray, states: np.ndarray, cover: float,
+                 size: tuple[int, int]) -> None:
+        width, height = size
+        stage_h, stage_w = stage.shape[:2]
+        zoom, cx, cy = states[:, 0], states[:, 1], states[:, 2]
+        k = cover * zoom  # stage pixels -> output pixels, per frame
+
+        # The union of every frame's view, plus a pixel or two for the filter.
+        x0 = max(0, math.floor((cx * stage_w - width / (2 * k)).min()) - 2)
+        x1 = min(stage_w, math.ceil((cx * stage_w + width / (2 * k)).max()) + 2)
+        y0 = max(0, math.floor((cy * stage_h - height / (2 * k)).min()) - 2)
+        y1 = min(stage_h, math.ceil((cy * stage_h + height / (2 * k)).max()) + 2)
+        if stage.shape[2] == 4:
+            # A product layer only needs the box its pixels occupy.
+            ys, xs = np.nonzero(stage[y0:y1, x0:x1, 3])
+            if xs.size == 0:
+                self.rgb = None
+                return
+            x0, x1 = x0 + max(0, xs.min() - 2), x0 + min(x1 - x0, xs.max() + 3)
+            y0, y1 = y0 + max(0, ys.min() - 2), y0 + min(y1 - y0, ys.max() + 3)
+
+        scale = float(k.max())
+        plate_w = max(1, round((x1 - x0) * scale))
+        plate_h = max(1, round((y1 - y0) * scale))
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+        plate = cv2.resize(stage[y0:y1, x0:x1], (plate_w, plate_h),
+                           interpolation=interpolation)
+        sx, sy = plate_w / (x1 - x0), plate_h / (y1 - y0)
+
+        # Plate pixel p sits at stage edge-coordinate (p + 0.5) / s + x0, and the
+        # stage point cx * stage_w lands on the output centre.
+        self.matrices = np.zeros((len(states), 2, 3))
+        self.matrices[:, 0, 0] = k / sx
+        self.matrices[:, 1, 1] = k / sy
+        self.matrices[:, 0, 2] = (0.5 / sx + x0 - cx * stage_w) * k + width / 2 - 0.5
+        self.matrices[:, 1, 2] = (0.5 / sy + y0 - cy * stage_h) * k + height / 2 - 0.5
+        if stage.shape[2] == 4:
+            self.alpha = np.ascontiguousarray(plate[..., 3])
+            # Cubic overshoot must not leave colour brighter than its coverage.
+            self.rgb = np.minimum(plate[..., :3], self.alpha[..., None])
+        else:
+            self.rgb = plate
+
+
+def _stage(image: np.ndarray, layers, size: tuple[int, int]):
+    """Fit the image (and layers) to the output's aspect; find the product.
+
+    Returns the RGB stage, the premultiplied RGBA product layer or None, and the
+    product's centre and base point in stage fractions.
+    """
+    width, height = size
+    h, w = image.shape[:2]
+    focus, box = _product_box(image, layers)
+    out_aspect, aspect = width / height, w / h
+    visible = (min(1.0, out_aspect / aspect), min(1.0, aspect / out_aspect))
+    fits = box is not None and (box[2] - box[0] <= 0.8 * visible[0]
+                                and box[3] - box[1] <= 0.8 * visible[1])
+    fill = max(aspect / out_aspect, out_aspect / aspect) > _FILL_RATIO and not fits
+
+    needed = min(width / w, height / h) if fill else max(width / w, height / h)
+    factor = min(1.0, _DENSITY * needed)
+    shrink = (lambda a: a) if factor >= 1.0 else (
+        lambda a: cv2.resize(a, (max(1, round(w * factor)), max(1, round(h * factor))),
+                             interpolation=cv2.INTER_AREA))
+    base = shrink(image)
+    foreground = None
+    if layers is not None:
+        background, straight = layers
+        foreground = shrink(_premultiply(straight))
+        base, foreground = _match_layers(base, shrink(background), foreground)
+
+    anchor = focus if box is None else ((box[0] + box[2]) / 2, box[3])
+    if fill:
+        base, foreground, (focus, anchor) = _fill(base, foreground, out_aspect,
+                                                  (focus, anchor))
+    return base, foreground, focus, anchor
+
+
+def _premultiply(rgba: np.ndarray) -> np.ndarray:
+    alpha = rgba[..., 3:].astype(np.uint16)
+    rgb = ((rgba[..., :3].astype(np.uint16) * alpha + 127) // 255).astype(np.uint8)
+    return np.dstack([rgb, rgba[..., 3]])
+
+
+def _match_layers(image: np.ndarray, background: np.ndarray,
+                  foreground: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Make the layers composite back to ``image`` exactly.
+
+    A compositor may grade the photo after layering; the difference is added to
+    the layers so the aligned frame is the approved photo. Under an opaque
+    product the background gets the difference of its surroundings instead, so a
+    colour grade carries over and no ghost of the product does.
+    """
+    alpha = foreground[..., 3:].astype(np.float32) / 255.0
+    composite = foreground[..., :3] + background * (1.0 - alpha)
+    residual = image.astype(np.float32) - composite
+    if float(np.abs(residual).mean()) < 0.5:
+        return background, foreground
+
+    seen = (alpha[..., 0] < 0.99).astype(np.float32)
+    h, w = seen.shape
+    small = (max(1, w // 8), max(1, h // 8))
+    sigma = 0.03 * max(small)
+    num = cv2.GaussianBlur(cv2.resize(residual * seen[..., None], small,
+                                      interpolation=cv2.INTER_AREA), (0, 0), sigma)
+    den = cv2.GaussianBlur(cv2.resize(seen, small, interpolation=cv2.INTER_AREA),
+                           (0, 0), sigma)
+    spread = cv2.resize(num / np.maximum(den, 1e-3)[..., None], (w, h),
+                        interpolation=cv2.INTER_LINEAR)
+    behind = np.where(seen[..., None] > 0, residual, spread)
+
+    background = np.clip(background + behind + 0.5, 0, 255).astype(np.uint8)
+    rgb = np.clip(foreground[..., :3] + alpha * residual + 0.5, 0, 255)
+    rgb = np.minimum(rgb, foreground[..., 3:]).astype(np.uint8)
+    return background, np.dstack([rgb, foreground[..., 3]])
+
+
+def _product_box(image: np.ndarray, layers):
+    """The product's centre and box, in image fractions (box may be None).
+
+    With layers the product layer says where it is; without, a product on a
+    plain or graded backdrop is whatever differs from a gradient fitted to the
+    border. Busy images give no box and the centre.
+    """
+    h, w = image.shape[:2]
+    step = max(1, max(h, w) // 128)
+    if layers is not None:
+        mask = layers[1][::step, ::step, 3] > 128
+    else:
+        small = image[::step, ::step].astype(np.float32)
+        sh, sw = small.shape[:2]
+        # Model the backdrop as a linear gradient fitted to the border pixels.
+        ys, xs = np.mgrid[0:sh, 0:sw]
+        design = np.stack([np.ones_like(xs), xs / sw, ys / sh], axis=-1)
+        edge = np.zeros((sh, sw), bool)
+        edge[[0, -1], :] = edge[:, [0, -1]] = True
+        weights, *_ = np.linalg.lstsq(design[edge].astype(np.float32), small[edge],
+                                      rcond=None)
+        backdrop = design.astype(np.float32) @ weights
+        if np.percentile(np.abs(small[edge] - backdrop[edge]).max(axis=1), 80) > 20:
+            return (0.5, 0.5), None
+        mask = np.abs(small - backdrop).max(axis=2) > 32
+
+    if not 0.003 < mask.mean() < 0.6:
+        return (0.5, 0.5), None
+    ys, xs = np.nonzero(mask)
+    sh, sw = mask.shape
+    box = (np.percentile(xs, 1) / sw, np.percentile(ys, 1) / sh,
+           (np.percentile(xs, 99) + 1) / sw, (np.percentile(ys, 99) + 1) / sh)
+    return ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), box
+
+
+def _fill(base: np.ndarray, foreground, out_aspect: float, points):
+    """Contain the image in the output's aspect over a blurred copy of itself."""
+    h, w = base.shape[:2]
+    if w / h > out_aspect:
+        canvas_w, canvas_h = w, round(w / out_aspect)
+    else:
+        canvas_w, canvas_h = round(h * out_aspect), h
+    x0, y0 = (canvas_w - w) // 2, (canvas_h - h) // 2
+
+    # Blur a tiny cover-fitted copy: cheap, and smooth once scaled back up.
+    tiny_w, tiny_h = max(2, canvas_w // 24), max(2, canvas_h // 24)
+    cover = max(tiny_w / w, tiny_h / h)
+    tiny = cv2.resize(base, (max(tiny_w, round(w * cover)), max(tiny_h,
+                      round(h * cover))), interpolation=cv2.INTER_AREA)
+    ty, tx = (tiny.shape[0] - tiny_h) // 2, (tiny.shape[1] - tiny_w) // 2
+    tiny = cv2.GaussianBlur(tiny[ty:ty + tiny_h, tx:tx + tiny_w], (0, 0), 1.5)
+    # Dimmed a little so the sharp image reads as the subject.
+    tiny = cv2.convertScaleAbs(tiny, alpha=0.82, beta=8)
+    canvas = cv2.resize(tiny, (canvas_w, canvas_h), interpolation=cv2.INTER_CUBIC)
+    canvas[y0:y0 + h, x0:x0 + w] = base
+
+    if foreground is not None:
+        layer = np.zeros((canvas_h, canvas_w, 4), np.uint8)
+        layer[y0:y0 + h, x0:x0 + w] = foreground
+        foreground = layer
+    points = tuple(((x0 + x * w) / canvas_w, (y0 + y * h) / canvas_h)
+                   for x, y in points)
+    return canvas, foreground, points
