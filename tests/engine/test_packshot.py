@@ -181,9 +181,15 @@ class TestVariants:
         }
         assert len(picks) > 4
 
-    def test_a_preset_colour_beats_a_variant_tone(self):
-        base = PackshotOptions(background=(10, 20, 30))
-        assert packshot_options(variant=2, seed=0, base=base).background == (10, 20, 30)
+    def test_a_preset_colour_is_shaded_not_replaced(self):
+        base = PackshotOptions(background=(200, 120, 150))
+        shades = {
+            packshot_options(variant=v, seed=0, base=base).background
+            for v in range(len(VARIANTS))
+        }
+        assert len(shades) >= 3  # the tones still tell variants apart
+        for colour in shades:
+            assert np.abs(np.subtract(colour, base.background)).max() <= 16
 
 
 class TestGuidelines:

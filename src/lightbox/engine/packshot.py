@@ -53,7 +53,7 @@ def _guideline_overrides(text: str) -> dict:
     out: dict = {}
 
     if (
-        any(w in words for w in ("transparent", "cutout", "png", "alpha"))
+        any(w in words for w in ("transparent", "cutout", "transparency"))
         or "no background" in joined
         or "without background" in joined
     ):
@@ -139,8 +139,12 @@ def packshot_options(
             "shadow": ("contact", "reflection", "none")[rng.integers(3)],
             "margin": float(rng.choice([0.06, 0.1, 0.14])),
         }
-    if base.background != WHITE:
-        change.pop("background", None)  # a preset's colour beats a variant's tone
+    if base.background != WHITE and "background" in change:
+        # A preset's brand colour stays; the variant shades it the way its tone
+        # shades white (a touch darker, warmer or cooler), so variants still differ.
+        tone = np.asarray(change["background"], np.float32) / 255.0
+        shaded = np.round(np.asarray(base.background, np.float32) * tone)
+        change["background"] = tuple(int(c) for c in shaded)
     change.update(_guideline_overrides(guidelines) if guidelines else {})
     return replace(base, **change)
 
@@ -230,9 +234,9 @@ def render_packshot(
     ph, pw = product.shape[:2]
     flat = _has_flat_base(product[..., 3])
 
-    # Fit inside the margin box; a reflection needs room below the base too.
     margin = round(opts.margin * min(width, height))
     box_w, box_h = width - 2 * margin, height - 2 * margin
+
     # Fit inside the margin box together with what shows below the base: the
     # reflection, or the contact shadow's reach (both scale with the product).
     depth = REFLECTION_DEPTH if opts.shadow == "reflection" else 0.0
