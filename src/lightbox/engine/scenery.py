@@ -206,12 +206,44 @@ def _wall(style: Style, rng: np.random.Generator, size: tuple[int, int], side: f
     cv2.line(patch, (mullion, int(y0)), (int(mullion + shear), int(y0 + ph)), 0.0,
              max(2, w // 90), cv2.LINE_AA)
     patch = blur(patch, w / 45)
+    leaves = np.zeros_like(patch)
+    if style.lighting in ("window", "dappled") or rng.random() < 0.45:
+        leaves = _leaf_shadow(rng, size, x0 + pw / 2, side)
     gain = 0.16 if style.lighting in ("window", "soft", "") else 0.1
     if style.brightness < -0.3:
         gain *= 1.6
-    shade = shade + gain * patch
+    shade = shade + gain * patch * (1.0 - 0.8 * leaves) - 0.03 * leaves
     texture = 1.0 + 0.02 * fbm(rng, size, cell=w / 3, octaves=3)
     return base[None, None, :] * (shade * texture)[..., None]
+
+
+def _leaf_shadow(rng: np.random.Generator, size: tuple[int, int], cx: float,
+                 side: float) -> np.ndarray:
+    """The soft shadow of a plant between the window and the wall (0..1).
+
+    A few arching stems with leaves along them; the popular "window light
+    through a plant" look of lifestyle product photos.
+    """
+    w, h = size
+    mask = np.zeros((h, w), np.float32)
+    for _ in range(int(rng.integers(2, 4))):
+        x, y = cx + rng.uniform(-0.12, 0.12) * w, h * rng.uniform(0.75, 1.0)
+        angle = -np.pi / 2 + rng.uniform(-0.6, 0.6) + 0.2 * side
+        bend = rng.uniform(-0.03, 0.03)
+        steps = int(rng.integers(9, 14))
+        for i in range(steps):
+            nx, ny = x + np.cos(angle) * h * 0.06, y + np.sin(angle) * h * 0.06
+            cv2.line(mask, (int(x), int(y)), (int(nx), int(ny)), 1.0,
+                     max(1, w // 400), cv2.LINE_AA)
+            for flip in (-1, 1):
+                leaf = angle + flip * rng.uniform(0.6, 1.1)
+                length = h * rng.uniform(0.08, 0.14) * (1 - 0.4 * i / steps)
+                lx, ly = nx + np.cos(leaf) * length / 2, ny + np.sin(leaf) * length / 2
+                cv2.ellipse(mask, (int(lx), int(ly)),
+                            (int(length / 2), max(2, int(length / 6))),
+                            float(np.degrees(leaf)), 0, 360, 1.0, -1, cv2.LINE_AA)
+            x, y, angle = nx, ny, angle + bend
+    return blur(mask, w / 220)
 
 
 def _tabletop(style: Style, rng: np.random.Generator, size: tuple[int, int],
@@ -232,7 +264,7 @@ def _tabletop(style: Style, rng: np.random.Generator, size: tuple[int, int],
 
     base = backdrop_color(style, rng, _NEUTRAL_WALL)
     wall = _wall(style, rng, size, side, base)
-    wall = blur(wall, w / 120)
+    wall = blur(wall, w / 240)
 
     tex = floor_texture(material, rng, (w, int(h * 0.9)), tint=tint, dark=dark)
     table = perspective_floor(tex, size, horizon, spread=rng.uniform(0.45, 0.7))

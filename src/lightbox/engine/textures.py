@@ -103,8 +103,8 @@ def _marble(rng, size, tint, dark):
         veins += weight * (1.0 - np.abs(np.sin(phase))) ** sharp
 
     # Hairline cracks: ridged noise, which branches like real calcite veins.
-    ridged = 1.0 - np.abs(fbm(rng, size, cell=w / 2, octaves=5, persistence=0.55))
-    veins += 0.35 * np.clip(ridged, 0, 1) ** 24
+    ridged = 1.0 - np.abs(fbm(rng, size, cell=w / 1.5, octaves=4, persistence=0.5))
+    veins += 0.25 * np.clip(ridged, 0, 1) ** 30
     fine = fbm(rng, size, cell=w / 10, octaves=3)
     veins *= np.clip(0.55 + 0.45 * fine, 0.0, 1.2)
     halo = cv2.GaussianBlur(veins, (0, 0), 4.0)
