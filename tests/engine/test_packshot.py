@@ -18,6 +18,7 @@ from lightbox.engine.packshot import (
 )
 from lightbox.engine.types import EngineError, PackshotOptions
 
+WHITE = (255, 255, 255)
 SMALL = PackshotOptions(size=(600, 600))
 BARE = PackshotOptions(size=(600, 600), shadow="none")  # product pixels only
 
@@ -87,15 +88,19 @@ class TestLayout:
             # The tall bottle and its shadow fill the box's height.
             assert (y1 - y0) >= (800 - 2 * m) - 8
 
-    def test_flat_base_stands_on_the_floor_round_is_centred(self):
+    def test_flat_base_stands_low_round_is_centred(self):
+        tall = trim(draw_product(400, seed=2, kind="bottle"))
+        _, _, _, y1 = _foreground_box(render_packshot(tall, options=BARE), WHITE)
+        assert abs(y1 - 540) <= 1  # a tall product stands on the bottom margin
+
         wide = trim(draw_product(400, seed=2, kind="box"))
-        out = render_packshot(wide, options=PackshotOptions((600, 600), shadow="none"))
-        _, y0, _, y1 = _foreground_box(out, (255, 255, 255))
-        assert abs(y1 - 540) <= 1 and y0 > 60 + 40  # room above, none below
+        _, y0, _, y1 = _foreground_box(render_packshot(wide, options=BARE), WHITE)
+        above, below = y0 - 60, 540 - y1
+        assert below > 10 and above > 1.8 * below  # low, but not on the edge
 
         ring = trim(draw_product(400, seed=2, kind="ring"))
-        out = render_packshot(ring, options=PackshotOptions((900, 600), shadow="none"))
-        x0, y0, x1, y1 = _foreground_box(out, (255, 255, 255))
+        opts = PackshotOptions((900, 600), shadow="none")
+        x0, y0, x1, y1 = _foreground_box(render_packshot(ring, options=opts), WHITE)
         assert abs(y0 - (600 - y1)) <= 3 and abs(x0 - (900 - x1)) <= 3
 
     def test_small_upscale_has_no_ringing(self):

@@ -1,9 +1,10 @@
 """E-commerce packshots: the cut-out product, centred on a clean backdrop.
 
 Layout follows what shop catalogues do: the product is trimmed, scaled to fill a
-box inside standard margins, centred across, and stood on an implied floor when
-it has a flat base (floating products are centred both ways). Grounding is a soft
-contact shadow shaped from the product's own footprint, or a faded reflection.
+box inside standard margins, centred across, and stood on an implied floor a
+little below centre when it has a flat base (floating products are centred).
+Grounding is a soft contact shadow shaped from the product's own footprint, or a
+faded reflection.
 Everything is arithmetic on the pixels: same cutout and options, same bytes.
 """
 
@@ -42,6 +43,10 @@ REFLECTION_DEPTH = 0.22
 # and how many sigmas below the base it is allowed to reach.
 _AMBIENT_SIGMA = 0.025
 _SHADOW_REACH = 3.0
+
+# Where the free vertical space goes for products with a flat base: 0 = all below
+# (top-aligned), 0.5 = centred, 1 = all above (standing on the bottom margin).
+_FLOOR_BIAS = 0.7
 
 
 def _guideline_overrides(text: str) -> dict:
@@ -255,7 +260,11 @@ def render_packshot(
     if opts.shadow == "contact":
         below = math.ceil(_SHADOW_REACH * _ambient_sigma(new_w))
     total_h = new_h + below
-    y0 = height - margin - total_h if flat else margin + (box_h - total_h) // 2
+    # A flat-based product stands a little below centre, on an implied floor:
+    # tall ones end on the bottom margin, wide ones (a shoe) are not pushed to
+    # the canvas edge with a void above them. Round ones float at the centre.
+    free = box_h - total_h
+    y0 = margin + round(free * (_FLOOR_BIAS if flat else 0.5))
     base_y = y0 + new_h
 
     # Only the area around the product and its shadow is computed in float; the
