@@ -283,8 +283,8 @@ def _body(canvas: _Canvas, build: Build, pose: str, torso_only: bool,
 
     if b.female:
         for side in (-1, 1):
-            canvas.bump(p(side * ch * 0.45, chest_y + 0.01), s(ch * 0.5), s(0.05),
-                        s(0.026))
+            canvas.bump(p(side * ch * 0.45, chest_y + 0.01), s(ch * 0.52), s(0.05),
+                        s(0.018))
     else:
         for side in (-1, 1):
             canvas.bump(p(side * ch * 0.42, chest_y - 0.012), s(ch * 0.6),
@@ -342,7 +342,10 @@ def _arms(canvas, pose, b, p, s, shoulder_j, kp, jitter, waist_y, hip_y, arm_r):
         else:
             spread = 0.028 + jitter(0.006)
             elbow = (sx + side * spread, sy + 0.172)
-            wrist = (elbow[0] + side * (0.014 + jitter(0.004)), elbow[1] + 0.152)
+            # Hands hang clear of the hips, whatever the build, so the outline
+            # at hip height is the body's own width.
+            clear = max(abs(elbow[0]) + 0.014, b.hips + arm_r * 0.75 + 0.012)
+            wrist = (side * (clear + jitter(0.003)), elbow[1] + 0.152)
             tip = (wrist[0] + side * 0.004, wrist[1] + 0.088)
 
         canvas.capsule(shoulder_j[side], p(*elbow), s(arm_r), s(arm_r * 0.76))
