@@ -125,10 +125,12 @@ class RequestContextMiddleware:
         async def send_with_id(message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + [
-                    (b"x-request-id", request_id.encode("latin-1"))
-                ]
+                extra = [(b"x-request-id", request_id.encode("latin-1"))]
+                rate_limit = scope["state"].get("rate_limit")
+                if rate_limit is not None:
+                    extra += [(b"x-ratelimit-limit", str(rate_limit[0]).encode()),
+                              (b"x-ratelimit-remaining", str(rate_limit[1]).encode())]
+                message["headers"] = list(message.get("headers") or []) + extra
             await send(message)
 
         try:

@@ -46,6 +46,10 @@ def main(
     ] = None,
 ) -> None:
     ctx.ensure_object(dict)
+    # Service log lines go to stderr, so stdout stays parseable.
+    from lightbox.logs import configure_logging
+
+    configure_logging(get_settings(ctx))
 
 
 @app.command()

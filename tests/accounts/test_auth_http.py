@@ -130,6 +130,8 @@ class TestRateLimit:
         assert refused.json() == {
             "error": "Too many requests. Please retry after a short delay."}
         assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert refused.headers["X-RateLimit-Limit"] == str(LIMIT)
+        assert refused.headers["X-RateLimit-Remaining"] == "0"
         # Buckets are per key: the team's other key and another team are unaffected.
         assert call(server, **{"X-Api-Key": second_key}).status_code == 200
         assert call(server, **{"X-Api-Key": other.key}).status_code == 200

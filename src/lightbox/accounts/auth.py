@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import structlog
-from fastapi import Request, Response
+from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from lightbox.accounts import service
@@ -53,12 +53,13 @@ def require_scope(scope: str):
     """A dependency that admits API keys holding ``scope`` and returns the caller.
 
     Raises Unauthorized (401), RateLimited (429, ``retry_after`` for the handler's
-    ``Retry-After``) or Forbidden (403); on success it sets ``X-RateLimit-Limit``
-    and ``X-RateLimit-Remaining`` on the response.
+    ``Retry-After``) or Forbidden (403). The window's state goes to
+    ``request.state.rate_limit``, from which the request middleware sets
+    ``X-RateLimit-Limit`` and ``X-RateLimit-Remaining`` on whatever the reply is.
     """
 
     async def dependency(
-        request: Request, response: Response, session: SessionDep, runtime: RuntimeDep
+        request: Request, session: SessionDep, runtime: RuntimeDep
     ) -> ApiPrincipal:
         raw_key = presented_key(request.headers)
         if not raw_key:
@@ -74,11 +75,12 @@ def require_scope(scope: str):
         decision = await run_in_threadpool(
             runtime.rate_limiter.hit, f"key:{key.id}"
         )
+        # The request context middleware copies these onto every response of
+        # this request, error replies (429, 403, 404 ...) included.
+        request.state.rate_limit = (decision.limit, decision.remaining)
         if not decision.allowed:
             log.info("ratelimit.exceeded", retry_after=decision.retry_after)
             raise RateLimited(decision.retry_after)
-        response.headers["X-RateLimit-Limit"] = str(decision.limit)
-        response.headers["X-RateLimit-Remaining"] = str(decision.remaining)
 
         if scope not in key.scope_set:
             raise Forbidden(f"Missing required scope: '{scope}'.")
