@@ -192,6 +192,15 @@ class TestRejected:
             load_image(tmp_path / "nope.png")
 
 
+def test_multi_picture_jpeg_is_a_jpeg():
+    # Phones save MPO (several JPEGs in one file); the first picture is the photo.
+    first = Image.new("RGB", (40, 30), (10, 200, 10))
+    second = Image.new("RGB", (40, 30), (200, 10, 10))
+    data = _encode(first, "MPO", save_all=True, append_images=[second])
+    assert image_info(data) == ("JPEG", 40, 30)
+    assert load_image(data)[..., 1].mean() > 180
+
+
 def test_image_info_reads_the_header(photo):
     assert image_info(_encode(Image.fromarray(photo), "WEBP")) == ("WEBP", 96, 96)
     assert image_info(_encode(Image.fromarray(photo), "JPEG")) == ("JPEG", 96, 96)

@@ -141,7 +141,9 @@ def image_info(
     refused before it is stored; a corrupt pixel stream is only found by decoding.
     """
     image = _open_header(_read_bytes(data), max_pixels)
-    return image.format or "", image.width, image.height
+    # Phones write multi-picture JPEGs; Pillow names them MPO, browsers see JPEG.
+    fmt = "JPEG" if image.format == "MPO" else image.format or ""
+    return fmt, image.width, image.height
 
 
 def _from_pil(image: Image.Image) -> np.ndarray:
@@ -228,7 +230,7 @@ def load_image(
         fmt = data.format or "image"
     else:
         image = _open_header(_read_bytes(data), max_pixels)
-        fmt = _display(image.format or "image")
+        fmt = _display("JPEG" if image.format == "MPO" else image.format or "image")
         try:
             image.load()
         except Exception as exc:
