@@ -153,16 +153,16 @@ class TeamClient:
 @pytest.fixture
 def make_team(runtime, server):
     from lightbox.accounts import service as accounts
-    from lightbox.credits import service as credits
+    from lightbox.credits import service as credits_service
 
     clients: list[httpx.Client] = []
     counter = iter(range(10_000))
 
-    def _make(credits_: int = 1000, scopes=None, name: str | None = None) -> TeamClient:
+    def _make(credits: int = 1000, scopes=None, name: str | None = None) -> TeamClient:
         with runtime.db.session() as session:
             team = accounts.create_team(session, name=name or f"team-{next(counter)}")
-            if credits_:
-                credits.grant(session, team_id=team.id, amount=credits_,
+            if credits:
+                credits_service.grant(session, team_id=team.id, amount=credits,
                               note="test grant")
             kwargs = {"scopes": scopes} if scopes is not None else {}
             key, raw = accounts.create_api_key(

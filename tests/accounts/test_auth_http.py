@@ -53,7 +53,7 @@ class TestHeaders:
         assert response.json()["available"] == 1000
 
     def test_x_api_key_wins_over_bearer(self, server, make_team):
-        good, other = make_team(), make_team(credits_=5)
+        good, other = make_team(), make_team(credits=5)
 
         wrong_header = call(server, **{"X-Api-Key": good.key + "x",
                                        "Authorization": f"Bearer {good.key}"})

@@ -48,7 +48,7 @@ def test_limit_and_validation(api):
 
 
 def test_only_the_callers_team(make_team):
-    rich, poor = make_team(credits_=1000), make_team(credits_=0)
+    rich, poor = make_team(credits=1000), make_team(credits=0)
 
     body = poor.client.get("/credits").json()
 

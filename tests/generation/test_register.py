@@ -427,7 +427,7 @@ class TestReferencedIds:
         assert body == {"error": "Preset not found: config.preset.id"}
 
     def test_body_is_checked_before_ids_and_ids_before_credits(self, make_team):
-        broke = make_team(credits_=0)
+        broke = make_team(credits=0)
 
         bad_body = register(broke, "image", {
             "config": {"product": {"id": "prod_nope"}}, "count": 0,
@@ -445,7 +445,7 @@ class TestReferencedIds:
 
 class TestCredits:
     def test_insufficient_credits_create_nothing(self, make_team, runtime):
-        team = make_team(credits_=50)
+        team = make_team(credits=50)
         product_id = add_product(team)
         before = counts(team), credits(team), runtime.queue.depth()
 
@@ -458,7 +458,7 @@ class TestCredits:
         assert api_list_count(team, "/image-picker", "images") == 0
 
     def test_exact_cover_is_enough(self, make_team):
-        team = make_team(credits_=60)
+        team = make_team(credits=60)
         product_id = add_product(team)
 
         register(team, "image", {"config": {"product": {"id": product_id}},
