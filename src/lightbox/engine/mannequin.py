@@ -57,6 +57,10 @@ _FINISHES: dict[str, Finish] = {
 }
 
 
+# The dress-form stand and neck cap: dark lacquered metal.
+_STAND = Finish((48, 46, 46), 0.6, 50, 0.25)
+
+
 @dataclass(frozen=True)
 class Build:
     """Half-widths and radii in units of the figure's height."""
@@ -145,6 +149,7 @@ class _Canvas:
         self.w, self.h = w, h
         self.sdf = np.full((h, w), 1e4, np.float32)
         self.z = np.zeros((h, w), np.float32)
+        self.tag = np.zeros((h, w), np.uint8)  # which finish: 0 body, 1 stand
 
     def _window(self, x0, y0, x1, y1):
         xa, ya = max(0, int(np.floor(x0))), max(0, int(np.floor(y0)))
@@ -154,13 +159,13 @@ class _Canvas:
         yy, xx = np.mgrid[ya:yb, xa:xb].astype(np.float32)
         return (slice(ya, yb), slice(xa, xb)), xx, yy
 
-    def _merge(self, win, sdf, z):
-        sl = win
-        inside = sdf < 0.5
-        self.z[sl] = np.where(inside, np.maximum(self.z[sl], z), self.z[sl])
+    def _merge(self, sl, sdf, z, tag=0):
+        wins = (sdf < 0.5) & ((z >= self.z[sl]) | (self.sdf[sl] >= 0.5))
+        self.z[sl] = np.where(wins, z, self.z[sl])
+        self.tag[sl] = np.where(wins, tag, self.tag[sl])
         self.sdf[sl] = np.minimum(self.sdf[sl], sdf)
 
-    def capsule(self, a, b, ra, rb, *, z0=0.0, depth=1.0):
+    def capsule(self, a, b, ra, rb, *, z0=0.0, depth=1.0, tag=0):
         """A tapered capsule from ``a`` (radius ``ra``) to ``b`` (radius ``rb``)."""
         r = max(ra, rb)
         win = self._window(min(a[0], b[0]) - r - 2, min(a[1], b[1]) - r - 2,
@@ -174,9 +179,9 @@ class _Canvas:
         rad = ra + (rb - ra) * t
         d = np.hypot(xx - (a[0] + t * ab[0]), yy - (a[1] + t * ab[1]))
         z = z0 + depth * np.sqrt(np.clip(rad * rad - d * d, 0, None))
-        self._merge(sl, d - rad, z)
+        self._merge(sl, d - rad, z, tag)
 
-    def ellipsoid(self, c, rx, ry, rz, *, angle=0.0, z0=0.0):
+    def ellipsoid(self, c, rx, ry, rz, *, angle=0.0, z0=0.0, tag=0):
         r = max(rx, ry)
         win = self._window(c[0] - r - 2, c[1] - r - 2, c[0] + r + 2, c[1] + r + 2)
         if win is None:
@@ -187,7 +192,7 @@ class _Canvas:
         v = (-(xx - c[0]) * sa + (yy - c[1]) * ca) / ry
         q = np.sqrt(u * u + v * v)
         z = z0 + rz * np.sqrt(np.clip(1 - q * q, 0, None))
-        self._merge(sl, (q - 1) * min(rx, ry), z)
+        self._merge(sl, (q - 1) * min(rx, ry), z, tag)
 
     def bump(self, c, rx, ry, rz):
         """Raise the surface smoothly (a bust, a shoulder muscle) without
@@ -304,11 +309,12 @@ def _body(canvas: _Canvas, build: Build, pose: str, torso_only: bool,
         # A turned cap on the neck, as on a tailor's dummy.
         top = neck_top - 0.002
         canvas.ellipsoid(p(0, top), s(neck_r * 1.35), s(neck_r * 0.42),
-                         s(neck_r * 0.9), z0=s(0.012))
+                         s(neck_r * 0.9), z0=s(0.012), tag=1)
         kp["head_top"] = p(0, top - neck_r * 0.42)
         canvas.capsule(p(0, bottom - 0.01), p(0, 0.975), s(0.008), s(0.008),
-                       z0=s(-0.02))
-        canvas.ellipsoid(p(0, 0.975), s(0.085), s(0.014), s(0.01), z0=s(-0.02))
+                       z0=s(-0.02), tag=1)
+        canvas.ellipsoid(p(0, 0.975), s(0.085), s(0.014), s(0.01), z0=s(-0.02),
+                         tag=1)
         return kp
 
     kp["head_top"] = p(0, 0.064 - (0.064 if b.female else 0.068))
@@ -404,8 +410,9 @@ def _key_vector(light: Light) -> np.ndarray:
     return key / np.linalg.norm(key)
 
 
-def _shade(canvas: _Canvas, finish: Finish, rng: np.random.Generator,
-           scale: float, light: Light) -> np.ndarray:
+def _shade(canvas: _Canvas, finishes: tuple[Finish, ...],
+           rng: np.random.Generator, scale: float, light: Light) -> np.ndarray:
+    """Colour every pixel from the height field; ``finishes`` by canvas tag."""
     inside = canvas.sdf < 0.5
     z = cv2.GaussianBlur(canvas.z, (0, 0), 1.2)
     gx = cv2.Sobel(z, cv2.CV_32F, 1, 0, ksize=3) / 8.0
@@ -420,19 +427,42 @@ def _shade(canvas: _Canvas, finish: Finish, rng: np.random.Generator,
     sky = 0.5 + 0.5 * -n[..., 1]
     half = key + np.array([0, 0, 1], np.float32)
     half /= np.linalg.norm(half)
-    spec = np.clip(n @ half, 0, 1) ** finish.shininess
+    facing = np.clip(n @ half, 0, 1)
 
     # Ambient occlusion: a surface lower than its surroundings gets less light.
     blur_z = blur(z, scale * 0.02)
-    ao = np.clip(1 - (blur_z - z) / (scale * 0.03), 0.45, 1.0)
+    ao = np.clip(1 - (blur_z - z) / (scale * 0.03), 0.45, 1.0)[..., None]
     # The rim light sits opposite the key, as a photographer would place it.
     rim_side = 1.0 if key[0] <= 0 else -1.0
     rim = np.clip(1 - n[..., 2], 0, 1) ** 2.5 * np.clip(rim_side * n[..., 0] + 0.3,
                                                        0, 1)
+    tint = np.asarray(light.color, np.float32) / max(float(max(light.color)), 1.0)
+    diffuse = (0.22 * sky + 0.85 * light.intensity * lambert)[..., None] * tint * ao
 
+    color = np.zeros(z.shape + (3,), np.float32)
+    for tag, finish in enumerate(finishes):
+        where = canvas.tag == tag
+        if tag and not where.any():
+            continue
+        part = _surface(finish, n, diffuse, facing, ao, rng, scale)
+        part += (0.18 * rim)[..., None] * np.array([0.95, 0.97, 1.0], np.float32)
+        color = np.where(where[..., None], part, color)
+    color = np.clip(color, 0, 1)
+
+    # Spread the colour outwards so the upscaled edge pixels are not dark.
+    m = inside.astype(np.float32)[..., None]
+    spread = cv2.GaussianBlur(color * m, (0, 0), 2.0)
+    weight = cv2.GaussianBlur(m, (0, 0), 2.0)[..., None]
+    return np.where(m > 0, color, spread / np.maximum(weight, 1e-4))
+
+
+def _surface(finish: Finish, n: np.ndarray, diffuse: np.ndarray,
+             facing: np.ndarray, ao: np.ndarray, rng: np.random.Generator,
+             scale: float) -> np.ndarray:
+    """One finish's colour: textured albedo, diffuse, reflection, highlight."""
+    h, w = n.shape[:2]
     albedo = np.asarray(finish.albedo, np.float32) / 255.0
-    base = np.broadcast_to(albedo, z.shape + (3,)).copy()
-    h, w = z.shape
+    base = np.broadcast_to(albedo, (h, w, 3)).copy()
     if finish.texture == "wood":
         grain = fbm(rng, (w, h), cell=scale * 0.06, octaves=4, stretch=(0.2, 8.0))
         base *= (1 + 0.1 * grain)[..., None]
@@ -441,25 +471,13 @@ def _shade(canvas: _Canvas, finish: Finish, rng: np.random.Generator,
             rng, (w, h), cell=3, octaves=2, stretch=(6.0, 0.3))
         base *= (1 + 0.035 * weave)[..., None]
 
-    tint = np.asarray(light.color, np.float32) / max(float(max(light.color)), 1.0)
-    diffuse = (0.22 * sky + 0.85 * light.intensity * lambert)[..., None] * tint
-    diffuse = diffuse * ao[..., None]
     color = base * diffuse
     if finish.reflect:
         r = np.stack([2 * n[..., 2] * n[..., 0], 2 * n[..., 2] * n[..., 1],
                       2 * n[..., 2] ** 2 - 1], -1)
         env = _environment(r[..., 0], r[..., 1], r[..., 2])[..., None]
-        color = color * (1 - finish.reflect) + finish.reflect * env * albedo * ao[
-            ..., None]
-    color += (finish.specular * spec)[..., None] * 0.9
-    color += (0.18 * rim)[..., None] * np.array([0.95, 0.97, 1.0], np.float32)
-    color = np.clip(color, 0, 1)
-
-    # Spread the colour outwards so the upscaled edge pixels are not dark.
-    m = inside.astype(np.float32)[..., None]
-    spread = cv2.GaussianBlur(color * m, (0, 0), 2.0)
-    weight = cv2.GaussianBlur(m, (0, 0), 2.0)[..., None]
-    return np.where(m > 0, color, spread / np.maximum(weight, 1e-4))
+        color = color * (1 - finish.reflect) + finish.reflect * env * albedo * ao
+    return color + (finish.specular * facing ** finish.shininess)[..., None] * 0.9
 
 
 def render_mannequin(
@@ -504,7 +522,7 @@ def render_mannequin(
         origin = (ws / 2, hs * (0.5 + build.height / 2) - scale * 0.995)
     canvas = _Canvas(ws, hs)
     kp = _body(canvas, build, pose, torso_only, rng, scale, origin)
-    color = _shade(canvas, finish, rng, scale, light or _STUDIO_KEY)
+    color = _shade(canvas, (finish, _STAND), rng, scale, light or _STUDIO_KEY)
 
     fx, fy = w / ws, h / hs
     sdf = cv2.resize(canvas.sdf, (w, h), interpolation=cv2.INTER_LINEAR) * fx
