@@ -25,11 +25,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from lightbox.engine import EmbeddedEngine, get_engine  # noqa: E402
-from lightbox.engine.types import PackshotOptions, ShootSpec  # noqa: E402
+from lightbox.engine import EmbeddedEngine, get_engine
+from lightbox.engine.types import PackshotOptions, ShootSpec
 
 GiB = 1024 ** 3
 TARGETS_S = {"cutout": 1.5, "packshot": 0.3, "scenery": 0.3, "mannequin": 0.3,

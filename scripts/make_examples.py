@@ -25,7 +25,8 @@ SS = 4  # supersampling for anti-aliased drawing
 
 def _smooth_noise(rng: np.random.Generator, shape, scale: float) -> np.ndarray:
     """Zero-mean noise with features about ``scale`` pixels wide, in -1..1."""
-    small = rng.normal(size=(max(int(shape[0] / scale), 2), max(int(shape[1] / scale), 2)))
+    rows, cols = max(int(shape[0] / scale), 2), max(int(shape[1] / scale), 2)
+    small = rng.normal(size=(rows, cols))
     big = cv2.resize(small.astype(np.float32), (shape[1], shape[0]),
                      interpolation=cv2.INTER_CUBIC)
     return big / (np.abs(big).max() + 1e-6)
@@ -65,7 +66,8 @@ def draw_bottle(size: int = 900, seed: int = 1) -> np.ndarray:
     img = np.zeros((big, big, 3), np.float32)
     img[:] = glass * (0.35 + 0.9 * lambert)[None, :, None]
     img += (spec * 235)[None, :, None]
-    paper = np.array([238, 230, 212], np.float32) * (0.7 + 0.33 * lambert)[None, :, None]
+    paper = np.array([238, 230, 212], np.float32) * (
+        0.7 + 0.33 * lambert)[None, :, None]
     paper += (spec * 40)[None, :, None]
     lab = label > 0
     img[lab] = np.broadcast_to(paper, img.shape)[lab]
@@ -82,7 +84,7 @@ def draw_bottle(size: int = 900, seed: int = 1) -> np.ndarray:
     font = cv2.FONT_HERSHEY_TRIPLEX
     text = "LUMEN"
     scale = big / 430
-    (tw, th), _ = cv2.getTextSize(text, font, scale, max(int(scale * 2), 1))
+    (tw, _th), _ = cv2.getTextSize(text, font, scale, max(int(scale * 2), 1))
     cv2.putText(img, text, (cx - tw // 2, int(big * 0.63)), font, scale, ink,
                 max(int(scale * 2), 1), cv2.LINE_AA)
     for y in (0.53, 0.7):
@@ -140,7 +142,9 @@ def draw_tshirt(size: int = 900, seed: int = 2) -> np.ndarray:
     return np.dstack([rgb, a])
 
 
-def photograph(product: np.ndarray, *, seed: int, backdrop=(214, 204, 188)) -> np.ndarray:
+def photograph(
+    product: np.ndarray, *, seed: int, backdrop=(214, 204, 188),
+) -> np.ndarray:
     """The product on a mottled paper backdrop with a soft shadow, slightly soft
     focus and sensor noise: what a phone photo of it looks like."""
     rng = np.random.default_rng(seed)
@@ -163,7 +167,7 @@ def photograph(product: np.ndarray, *, seed: int, backdrop=(214, 204, 188)) -> n
 
 
 def save(path: Path, image: np.ndarray, *, long_side: int = 1024) -> None:
-    data = encode_jpeg(fit_within(as_rgb(image), long_side), quality=86)
+    data = encode_jpeg(fit_within(as_rgb(image), long_side), quality=92)
     path.write_bytes(data)
     print(f"{path}  {len(data) // 1024} KB")
 

@@ -14,7 +14,7 @@ from lightbox.engine.base import (
     get_engine,
     register_engine,
 )
-from lightbox.engine.types import EngineError, Shot, ShootSpec
+from lightbox.engine.types import EngineError, ShootSpec, Shot
 
 
 def product_png(color=(30, 90, 200)) -> np.ndarray:

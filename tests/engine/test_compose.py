@@ -120,7 +120,7 @@ class TestProductSurvives:
     def test_edge_lies_between_product_and_background(self):
         shot = shoot(seed=3)
         solid = product_mask(shot).astype(np.uint8)
-        x0, y0, x1, y1 = bbox(solid)
+        _x0, y0, _x1, y1 = bbox(solid)
         ring = cv2.dilate(solid, np.ones((5, 5), np.uint8)) - cv2.erode(
             solid, np.ones((5, 5), np.uint8))
         ring[(y0 + y1) // 2:] = 0  # the upper half: no shadow there
@@ -192,7 +192,7 @@ class TestShadow:
 
     def test_floor_under_the_product_darkens(self):
         shot = shoot(seed=8)
-        x0, y0, x1, y1 = bbox(product_mask(shot))
+        x0, _y0, x1, y1 = bbox(product_mask(shot))
         under = slice(y1, min(y1 + 4, shot.image.shape[0]))
         img = shot.image[under, x0:x1].astype(int).mean()
         bg = shot.background[under, x0:x1].astype(int).mean()
@@ -220,7 +220,7 @@ class TestSteering:
             fractions = {}
             for industry in ("jewelry", "cosmetics", "electronics"):
                 shot = shoot(seed=2, variant=variant, industry=industry)
-                x0, y0, x1, y1 = bbox(product_mask(shot))
+                _x0, y0, _x1, y1 = bbox(product_mask(shot))
                 fractions[industry] = (y1 - y0) / shot.image.shape[0]
             assert fractions["jewelry"] > fractions["electronics"] + 0.05
             assert fractions["cosmetics"] > fractions["electronics"] + 0.05
@@ -280,6 +280,6 @@ class TestFigures:
         shot = shoot(figure=torso_figure(), industry="jewelry", seed=2,
                      product=flat_product(80, 80))
         nx, ny = shot.params["figure_keypoints"]["neck"]
-        x0, y0, x1, y1 = bbox(np.abs(shot.image.astype(int) - RED).sum(axis=2) < 40)
+        x0, y0, x1, _y1 = bbox(np.abs(shot.image.astype(int) - RED).sum(axis=2) < 40)
         assert x0 < nx < x1
         assert 0 <= y0 - ny < 0.15 * shot.image.shape[0]

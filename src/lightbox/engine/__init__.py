@@ -46,7 +46,9 @@ _LAZY = {
 __all__ = [
     "KEYPOINTS", "EmbeddedEngine", "Engine", "EngineError", "Figure", "Light",
     "PackshotOptions", "Scenery", "ShootSpec", "Shot", "Style", "engine_names",
-    "get_engine", "register_engine", *_LAZY,
+    "get_engine", "register_engine", "render_shoot", "figure_from_photo", "cut_out",
+    "render_packshot", "render_scenery", "scenery_from_photo", "render_mannequin",
+    "parse_style", "load_image",
 ]
 
 

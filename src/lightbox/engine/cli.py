@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -38,7 +37,7 @@ def _fails_cleanly(command):
     return wrapper
 
 
-def _engine(cutout_model: Optional[Path]):
+def _engine(cutout_model: Path | None):
     from lightbox.engine.base import get_engine
 
     return get_engine("embedded",
@@ -104,7 +103,7 @@ def packshot(
     transparent: bool = typer.Option(False, "--transparent"),
     shadow: str = typer.Option("contact", "--shadow",
                                help="contact, reflection or none"),
-    cutout_model: Optional[Path] = ModelOption,
+    cutout_model: Path | None = ModelOption,
 ) -> None:
     """A trimmed, centred product on a plain background."""
     if shadow not in ("contact", "reflection", "none"):
@@ -158,11 +157,11 @@ def mannequin(
 def shoot(
     product: Path = typer.Argument(..., help="Product photo (or PNG with alpha)."),
     output: Path = OutOption,
-    scenery_file: Optional[Path] = typer.Option(None, "--scenery",
+    scenery_file: Path | None = typer.Option(None, "--scenery",
                                                 help="Background photo."),
     scenery_text: str = typer.Option("", "--scenery-text",
                                      help="Scenery to draw from text."),
-    model_file: Optional[Path] = typer.Option(None, "--model",
+    model_file: Path | None = typer.Option(None, "--model",
                                               help="Photo of a model to dress."),
     mannequin_text: str = typer.Option("", "--mannequin-text",
                                        help="Mannequin to draw from text."),
@@ -172,7 +171,7 @@ def shoot(
     seed: int = SeedOption,
     count: int = typer.Option(1, "--count", help="Images; >1 adds -1, -2 ..."),
     long_side: int = typer.Option(1536, "--long-side"),
-    cutout_model: Optional[Path] = ModelOption,
+    cutout_model: Path | None = ModelOption,
 ) -> None:
     """Photo-shoot images of a product in a scenery, worn or held where it fits."""
     if scenery_file and scenery_text:

@@ -14,6 +14,7 @@ bleed into its edge as a halo.
 from __future__ import annotations
 
 import math
+
 import cv2
 import numpy as np
 
@@ -239,7 +240,8 @@ def _resample(layer: Layer, roll3: np.ndarray, box, size) -> np.ndarray:
     scale = math.sqrt(abs(np.linalg.det(matrix[:2, :2])))
     if scale < 0.7:
         sh, sw = src.shape[:2]
-        nw, nh = max(int(round(sw * scale * 1.2)), 1), max(int(round(sh * scale * 1.2)), 1)
+        nw = max(round(sw * scale * 1.2), 1)
+        nh = max(round(sh * scale * 1.2), 1)
         src = cv2.resize(src, (nw, nh), interpolation=cv2.INTER_AREA)
         pre = np.diag([sw / nw, sh / nh, 1.0])
         matrix = matrix @ pre

@@ -40,7 +40,9 @@ def figure_from_photo(image: np.ndarray, *, model=None) -> Figure:
                   kind=kind, source="photo")
 
 
-def estimate_keypoints(mask: np.ndarray, *, kind: str) -> dict[str, tuple[float, float]]:
+def estimate_keypoints(
+    mask: np.ndarray, *, kind: str,
+) -> dict[str, tuple[float, float]]:
     """Keypoints of an upright, frontal silhouette (boolean ``mask``), in
     ``KEYPOINTS`` order; a "torso" (upper body) has no hands or feet."""
     rows = np.flatnonzero(mask.any(axis=1))
@@ -101,7 +103,7 @@ def _smooth(values: np.ndarray, k: int = 5) -> np.ndarray:
 def _torso_runs(mask: np.ndarray):
     """Per row: leftmost and rightmost solid column, and the run through the
     silhouette's centre column (the trunk, without arms hanging apart from it)."""
-    h, w = mask.shape
+    _h, w = mask.shape
     any_row = mask.any(axis=1)
     left = np.where(any_row, np.argmax(mask, axis=1), 0)
     right = np.where(any_row, w - 1 - np.argmax(mask[:, ::-1], axis=1), 0)

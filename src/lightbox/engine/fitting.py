@@ -267,9 +267,9 @@ def _arms(fsrc: np.ndarray, keys):
     mask = np.zeros(fsrc.shape[:2], np.uint8)
     mask[start:stop][arm] = 255
     # The arm fades in over its first rows, as if from under the sleeve's hem.
-    fade = max(int(0.12 * (stop - start)), 2)
+    fade = min(max(int(0.12 * (stop - start)), 2), stop - start)
     ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)[:, None]
-    top = mask[start:start + fade].astype(np.float32) * ramp[: mask[start:start + fade].shape[0]]
+    top = mask[start:start + fade].astype(np.float32) * ramp
     mask[start:start + fade] = top.astype(np.uint8)
     mask = cv2.GaussianBlur(mask, (0, 0), 1.0)
     ys = np.flatnonzero(mask.any(axis=1))

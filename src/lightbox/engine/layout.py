@@ -207,20 +207,3 @@ def fit_scale(
 ) -> float:
     x0, y0, x1, y1 = bbox
     return min(max_w / max(x1 - x0, 1), max_h / max(y1 - y0, 1))
-
-
-def transformed_box(
-    matrix: np.ndarray, src_size: tuple[int, int], out_size: tuple[int, int],
-) -> tuple[int, int, int, int] | None:
-    """Integer (x0, y0, x1, y1) the warped source covers in the output, clipped;
-    None when it falls outside."""
-    w, h = src_size
-    corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64)
-    pts = corners @ matrix.T
-    x0 = max(int(math.floor(pts[:, 0].min())) - 1, 0)
-    y0 = max(int(math.floor(pts[:, 1].min())) - 1, 0)
-    x1 = min(int(math.ceil(pts[:, 0].max())) + 1, out_size[0])
-    y1 = min(int(math.ceil(pts[:, 1].max())) + 1, out_size[1])
-    if x1 <= x0 or y1 <= y0:
-        return None
-    return x0, y0, x1, y1

@@ -131,7 +131,9 @@ def depth_of_field(
     return out
 
 
-def tone_lut(style: Style, *, strength: float = 1.0, warmth: float = 0.0) -> np.ndarray | None:
+def tone_lut(
+    style: Style, *, strength: float = 1.0, warmth: float = 0.0,
+) -> np.ndarray | None:
     """A (256, 1, 3) uint8 LUT for the mood words, or None when they are neutral.
 
     Bright/airy lifts the blacks and opens the mid-tones; dark/moody lowers them
