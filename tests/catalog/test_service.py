@@ -82,6 +82,51 @@ class TestGetProduct:
                                 field="productId")
 
 
+class TestFilesFollowTheTransaction:
+    def test_rolled_back_upload_leaves_no_files(self, db, runtime, team_ids):
+        root = runtime.storage.root / "teams" / team_ids[0]
+        upload = validate_image(image_bytes("PNG", (200, 200), alpha=True),
+                                field="file", max_pixels=10**7)
+
+        with pytest.raises(RuntimeError), db.session() as session:
+            product = service.add_product(session, runtime.storage,
+                                          team_id=team_ids[0], upload=upload,
+                                          name="Doomed")
+            written = [product.original_key, product.thumb_key, product.cutout_key]
+            assert all(runtime.storage.exists(k) for k in written)
+            raise RuntimeError("the request fails after the upload")
+
+        assert not any(runtime.storage.exists(k) for k in written)
+        assert not any(p.is_file() for p in root.rglob("*"))
+
+    def test_committed_upload_keeps_its_files_through_later_rollbacks(
+        self, db, runtime, team_ids
+    ):
+        product = add(db, runtime.storage, team_ids[0])
+
+        with pytest.raises(RuntimeError), db.session() as session:
+            service.get_product(session, team_id=team_ids[0], product_id=product.id)
+            raise RuntimeError("an unrelated later failure")
+
+        assert runtime.storage.exists(product.original_key)
+        assert runtime.storage.exists(product.thumb_key)
+
+    def test_rolled_back_preset_leaves_no_files(self, db, runtime, team_ids):
+        cover = validate_image(image_bytes("JPEG", (100, 100)), field="cover",
+                               max_pixels=10**7)
+        with pytest.raises(RuntimeError), db.session() as session:
+            preset = service.create_preset(
+                session, runtime.storage, team_id=team_ids[0], name="P",
+                quantity_guidelines="one", quality_guidelines="warm",
+                cover=cover, gallery=[cover],
+            )
+            keys = [preset.cover_key, *preset.gallery_keys]
+            raise RuntimeError("rolled back")
+
+        assert len(keys) == 2
+        assert not any(runtime.storage.exists(k) for k in keys)
+
+
 class TestProductCutout:
     def test_computed_once_stored_then_loaded(self, db, runtime, team_ids):
         engine = ThresholdEngine()

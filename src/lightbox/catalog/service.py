@@ -1,7 +1,8 @@
 """Products and presets: creating, finding, listing, changing. Never commits.
 
 Files are written to storage before the row is flushed, under keys that contain
-the new id, so a row never points at a missing file.
+the new id, so a row never points at a missing file; if the transaction then rolls
+back, the files it wrote are deleted again.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import structlog
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, event, or_, select
 from sqlalchemy.orm import Session
 
 from lightbox.catalog.models import Preset, Product
@@ -32,6 +33,29 @@ MAX_LIST_LIMIT = 1000
 MAX_PRESET_RECORDS = 100
 MAX_GUIDELINES_LENGTH = 5000
 MAX_GALLERY = 20
+
+
+_NEW_FILES = "catalog.new_files"
+
+
+def _delete_on_rollback(session: Session, storage: Storage, keys: list[str]) -> None:
+    """Forget ``keys`` when ``session`` commits; delete them if it rolls back."""
+    session.info.setdefault(_NEW_FILES, []).append((storage, keys))
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_new_files(session: Session) -> None:
+    session.info.pop(_NEW_FILES, None)
+
+
+@event.listens_for(Session, "after_rollback")
+def _delete_new_files(session: Session) -> None:
+    for storage, keys in session.info.pop(_NEW_FILES, []):
+        for key in keys:
+            try:
+                storage.delete(key)
+            except Exception:  # a leftover file is harmless; a crash here is not
+                log.exception("media.cleanup_failed", key=key)
 
 
 def product_prefix(team_id: str, product_id: str) -> str:
@@ -76,9 +100,8 @@ def add_product(
             "image/png",
         )
 
-    # Limitation: the files stay behind if the request's transaction rolls back
-    # after this point (no rollback hook in db.py); a sweep of keys without a
-    # row, or an on_rollback callback, would lift it.
+    _delete_on_rollback(session, storage,
+                        [k for k in (original_key, thumb_key, cutout_key) if k])
     product = Product(
         id=product_id, team_id=team_id, name=name, original_key=original_key,
         thumb_key=thumb_key, cutout_key=cutout_key, width=upload.width,
@@ -298,6 +321,7 @@ def create_preset(
         _store_reference(storage, key_base=f"{prefix}/gallery-{i:02d}", upload=item)
         for i, item in enumerate(gallery)
     ]
+    _delete_on_rollback(session, storage, [k for k in [cover_key, *gallery_keys] if k])
 
     preset = Preset(
         id=preset_id, team_id=team_id, name=name,
@@ -346,3 +370,20 @@ def update_preset(
     session.flush()
     log.info("preset.updated", preset_id=preset.id, fields=sorted(changes))
     return preset
+
+
+def rename_product(
+    session: Session, *, team_id: str, product_id: str, name: str | None,
+    field: str = "id",
+) -> Product:
+    """Give the team's product a new display name (records keep their old names)."""
+    product = get_product(session, team_id=team_id, product_id=product_id,
+                          field=field)
+    cleaned = clean_name(name)
+    if not cleaned:
+        raise BadRequest("name: must not be empty")
+
+    product.name = cleaned
+    session.flush()
+    log.info("product.renamed", product_id=product.id)
+    return product
