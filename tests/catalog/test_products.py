@@ -78,17 +78,25 @@ class TestUpload:
                                                "createdAt"}
         assert "nextCursor" not in listed
 
-    def test_name_field_is_trimmed_and_capped(self, api):
+    def test_name_field_is_trimmed_and_bounded(self, api):
         data = image_bytes("PNG", (200, 200))
         named = upload(api.client, data, "x.png", name="  Summer   Tote ",
                        content_type="image/png").json()["product"]
-        long = upload(api.client, data, "x.png", name="N" * 250,
-                      content_type="image/png").json()["product"]
+        longest = upload(api.client, data, "x.png", name="N" * 200,
+                         content_type="image/png").json()["product"]
+        too_long = upload(api.client, data, "x.png", name="N" * 201,
+                          content_type="image/png")
+        long_file = upload(api.client, data, "F" * 230 + ".png",
+                           content_type="image/png").json()["product"]
         blank = upload(api.client, data, "folder/Blue Cap.png", name="   ",
                        content_type="image/png").json()["product"]
 
         assert named["name"] == "Summer Tote"
-        assert long["name"] == "N" * 200
+        assert longest["name"] == "N" * 200
+        assert (too_long.status_code, too_long.json()) == (
+            400, {"error": "name: must be at most 200 characters"}
+        )
+        assert long_file["name"] == "F" * 200  # a file name is cut, not refused
         assert blank["name"] == "Blue Cap"
 
     def test_png_alpha_is_stored_as_the_cutout_at_once(self, api, runtime):

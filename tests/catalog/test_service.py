@@ -15,7 +15,7 @@ from lightbox.accounts import service as accounts
 from lightbox.catalog import service
 from lightbox.catalog.models import Preset
 from lightbox.catalog.presets import SYSTEM_PRESETS, ensure_system_presets
-from lightbox.errors import Forbidden, NotFound
+from lightbox.errors import BadRequest, Forbidden, NotFound
 from lightbox.media.uploads import validate_image
 from lightbox.migrate import upgrade
 
@@ -80,6 +80,27 @@ class TestGetProduct:
         ):
             service.get_product(session, team_id=mine, product_id=product.id,
                                 field="productId")
+
+
+class TestRenameProduct:
+    def test_rename_checks_the_name_then_the_owner(self, db, runtime, team_ids):
+        mine, other = team_ids
+        product = add(db, runtime.storage, mine, name="Old")
+
+        with db.session() as session:
+            renamed = service.rename_product(session, team_id=mine,
+                                             product_id=product.id,
+                                             name="  New \n name ")
+            assert renamed.name == "New name"
+            for bad, message in (("", "name: must not be empty"),
+                                 ("x" * 201, "name: must be at most 200 characters")):
+                with pytest.raises(BadRequest) as info:
+                    service.rename_product(session, team_id=other,
+                                           product_id=product.id, name=bad)
+                assert info.value.message == message
+            with pytest.raises(NotFound, match="^Product not found: id$"):
+                service.rename_product(session, team_id=other,
+                                       product_id=product.id, name="Stolen")
 
 
 class TestFilesFollowTheTransaction:

@@ -25,11 +25,12 @@ from lightbox.errors import BadRequest, Forbidden, NotFound
 from lightbox.ids import new_id
 from lightbox.media import renditions
 from lightbox.media.storage import Storage
-from lightbox.media.uploads import UploadedImage, clean_name
+from lightbox.media.uploads import UploadedImage
 
 log = structlog.get_logger(__name__)
 
 MAX_LIST_LIMIT = 1000
+MAX_NAME_LENGTH = 200
 MAX_PRESET_RECORDS = 100
 MAX_GUIDELINES_LENGTH = 5000
 MAX_GALLERY = 20
@@ -58,6 +59,16 @@ def _delete_new_files(session: Session) -> None:
                 log.exception("media.cleanup_failed", key=key)
 
 
+def product_name(name: str | None) -> str:
+    """A display name on one line; 400 naming ``name`` if empty or too long."""
+    text = " ".join((name or "").split())
+    if not text:
+        raise BadRequest("name: must not be empty")
+    if len(text) > MAX_NAME_LENGTH:
+        raise BadRequest(f"name: must be at most {MAX_NAME_LENGTH} characters")
+    return text
+
+
 def product_prefix(team_id: str, product_id: str) -> str:
     return f"teams/{team_id}/products/{product_id}"
 
@@ -81,9 +92,7 @@ def add_product(
     """
     product_id = new_id("prod")
     prefix = product_prefix(team_id, product_id)
-    name = clean_name(name)
-    if not name:
-        raise BadRequest("name: must not be empty")
+    name = product_name(name)
 
     original_key = renditions.store_bytes(
         storage, f"{prefix}/original{upload.extension}", upload.data,
@@ -290,7 +299,7 @@ def check_preset_form(
 
     Cheap, so the route runs it before decoding any uploaded photo.
     """
-    name = _required_text(name, field="name", max_length=200)
+    name = _required_text(name, field="name", max_length=MAX_NAME_LENGTH)
     quantity = _required_text(quantity_guidelines, field="quantityGuidelines",
                               max_length=MAX_GUIDELINES_LENGTH)
     quality = _required_text(quality_guidelines, field="qualityGuidelines",
@@ -345,7 +354,7 @@ def update_preset(
     """
     changes: dict[str, str] = {}
     if name is not None:
-        changes["name"] = _required_text(name, field="name", max_length=200)
+        changes["name"] = _required_text(name, field="name", max_length=MAX_NAME_LENGTH)
     if quantity_guidelines is not None:
         changes["quantity_guidelines"] = _required_text(
             quantity_guidelines, field="quantityGuidelines",
@@ -376,14 +385,14 @@ def rename_product(
     session: Session, *, team_id: str, product_id: str, name: str | None,
     field: str = "id",
 ) -> Product:
-    """Give the team's product a new display name (records keep their old names)."""
+    """Give the team's product a new display name (records keep their old names).
+
+    The name is checked before the id (400 before 404), as everywhere.
+    """
+    name = product_name(name)
     product = get_product(session, team_id=team_id, product_id=product_id,
                           field=field)
-    cleaned = clean_name(name)
-    if not cleaned:
-        raise BadRequest("name: must not be empty")
-
-    product.name = cleaned
+    product.name = name
     session.flush()
     log.info("product.renamed", product_id=product.id)
     return product
