@@ -132,13 +132,14 @@ def trim(rgba: np.ndarray, *, threshold: int = 8) -> np.ndarray:
     which would otherwise add empty margins.
     """
     rgba = as_rgba(rgba)
-    ys, xs = np.nonzero(rgba[..., 3] > threshold)
-    if ys.size == 0:
+    box = matting.bounding_box(rgba[..., 3] > threshold)
+    if box is None:
         raise EngineError(
             f"nothing to trim: no pixel has alpha above {threshold} "
             "(the image is fully transparent)"
         )
-    return rgba[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].copy()
+    y0, y1, x0, x1 = box
+    return rgba[y0:y1, x0:x1].copy()
 
 
 def _has_real_alpha(arr: np.ndarray) -> bool:
@@ -175,7 +176,15 @@ def cut_out(
             "object (try a photo with the product against a plainer background)"
         )
 
-    colours = matting.decontaminate(rgb, alpha)
-    a8 = np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    rgba = np.dstack([colours, a8])
+    # Work on the product's box only (plus context for the colour estimate):
+    # on a 12 MP photo the rest is millions of pixels of nothing.
+    a8 = cv2.convertScaleAbs(alpha, alpha=255.0)
+    y0, y1, x0, x1 = (0, a8.shape[0], 0, a8.shape[1])
+    if crop:
+        box = matting.bounding_box(a8 > 8)
+        pad = 16
+        y0, y1 = max(box[0] - pad, 0), min(box[1] + pad, a8.shape[0])
+        x0, x1 = max(box[2] - pad, 0), min(box[3] + pad, a8.shape[1])
+    colours = matting.decontaminate(rgb[y0:y1, x0:x1], alpha[y0:y1, x0:x1])
+    rgba = cv2.merge([colours, a8[y0:y1, x0:x1]])
     return trim(rgba) if crop else rgba

@@ -219,25 +219,42 @@ def refine_alpha(rgb: np.ndarray, prob: np.ndarray) -> np.ndarray:
     return alpha.astype(np.float32)
 
 
+def bounding_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """``(y0, y1, x0, x1)`` of the True pixels (end-exclusive), None if none.
+
+    Row and column ``any`` instead of ``np.nonzero``: no index arrays, which
+    matters on 12-megapixel masks.
+    """
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
 def decontaminate(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """The product's own colours (uint8 RGB) at the edge, hidden colours zeroed.
 
     Only pixels with partial alpha (and a couple of pixels around them) are
     re-estimated; fully opaque pixels keep the photo's colour exactly.
     """
-    out = rgb.copy()
-    out[alpha <= 0] = 0
-    partial = (alpha > 0) & (alpha < 1)
+    out = np.zeros_like(rgb)
+    box = bounding_box(alpha > 0)
+    if box is None:
+        return out
+    pad = 8
+    y0, y1 = max(box[0] - pad, 0), min(box[1] + pad, rgb.shape[0])
+    x0, x1 = max(box[2] - pad, 0), min(box[3] + pad, rgb.shape[1])
+    crop = rgb[y0:y1, x0:x1]
+    crop_a = alpha[y0:y1, x0:x1]
+    visible = crop_a > 0
+    region = out[y0:y1, x0:x1]
+    region[:] = np.where(visible[..., None], crop, 0)
+    partial = visible & (crop_a < 1)
     if not partial.any():
         return out
 
-    ys, xs = np.nonzero(alpha > 0)
-    pad = 8
-    y0, y1 = max(ys.min() - pad, 0), min(ys.max() + pad + 1, rgb.shape[0])
-    x0, x1 = max(xs.min() - pad, 0), min(xs.max() + pad + 1, rgb.shape[1])
-    crop = rgb[y0:y1, x0:x1]  # resized before going to float: 12 MP photos
-    crop_a = alpha[y0:y1, x0:x1]
-
+    # Resized before going to float, so a 12 MP photo never exists as float.
     ch, cw = crop_a.shape
     scale = min(1.0, FOREGROUND_SIDE / max(ch, cw))
     if scale < 1.0:
@@ -246,18 +263,18 @@ def decontaminate(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         small_a = cv2.resize(crop_a, size, interpolation=cv2.INTER_AREA)
     else:
         small, small_a = crop, crop_a
-    small = small.astype(np.float64) / 255.0
 
     # Imported here: pymatting pulls in numba, whose first import is slow.
     from pymatting.foreground.estimate_foreground_ml import estimate_foreground_ml
 
-    fg = estimate_foreground_ml(small, small_a.astype(np.float64))
-    fg = np.asarray(fg, np.float32)
+    fg = estimate_foreground_ml(
+        small.astype(np.float64) / 255.0, small_a.astype(np.float64)
+    )
+    fg = cv2.convertScaleAbs(np.asarray(fg, np.float32), alpha=255.0)
     if scale < 1.0:
         fg = cv2.resize(fg, (cw, ch), interpolation=cv2.INTER_LINEAR)
 
-    band = cv2.dilate(partial[y0:y1, x0:x1].astype(np.uint8), np.ones((5, 5), np.uint8))
-    band = band.astype(bool) & (crop_a > 0)
-    region = out[y0:y1, x0:x1]
-    region[band] = np.clip(fg[band] * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    band = cv2.dilate(partial.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    band &= visible
+    region[:] = np.where(band[..., None], fg, region)
     return out
