@@ -267,14 +267,21 @@ class TestRender:
         import structlog
         from structlog.testing import capture_logs
 
-        # A fresh logger: one cached by another test's configuration would write
-        # past the capture.
+        # Another test's app may have configured structlog (level WARNING, cached
+        # loggers): start from the defaults, a fresh logger, and restore after.
+        saved = structlog.get_config()
+        structlog.reset_defaults()
         monkeypatch.setattr(tasks, "log", structlog.get_logger(tasks.__name__))
         (record_id,) = studio.shoot(1)
 
-        with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
-            tasks.render_record(studio.rt, record_id, request_id="req-abc")
-            tasks.render_record(studio.rt, record_id, request_id="req-dup")
+        try:
+            with capture_logs(
+                processors=[structlog.contextvars.merge_contextvars]
+            ) as logs:
+                tasks.render_record(studio.rt, record_id, request_id="req-abc")
+                tasks.render_record(studio.rt, record_id, request_id="req-dup")
+        finally:
+            structlog.configure(**saved)
 
         events = {entry["event"]: entry for entry in logs
                   if entry["event"].startswith("render.")}
