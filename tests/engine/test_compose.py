@@ -236,6 +236,20 @@ class TestSteering:
         assert bottoms["furniture"] > bottoms[""] + 0.02
         assert aspects["furniture"] > 1.0
 
+    def test_food_is_shot_looking_down(self):
+        # A looking-down keystone widens the frame's bottom: the flat product's
+        # bottom edge comes out wider than its top.
+        for variant in range(3):
+            shot = shoot(seed=6, variant=variant, industry="food",
+                         product=flat_product(200, 200))
+            assert shot.params["tilt"] > 0.02
+            mask = product_mask(shot)
+            rows = np.flatnonzero(mask.any(axis=1))
+            span = rows[-1] - rows[0]  # away from the corners the roll tips
+            top = mask[rows[0] + int(0.15 * span)].sum()
+            bottom = mask[rows[0] + int(0.85 * span)].sum()
+            assert bottom > top + 2
+
     def test_framing_words(self):
         close = shoot(seed=3, suggestions="close up")
         wide = shoot(seed=3, suggestions="wide shot")

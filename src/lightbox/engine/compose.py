@@ -22,12 +22,11 @@ from lightbox.engine import fitting, shading
 from lightbox.engine.fitting import Layer
 from lightbox.engine.layout import (
     Plan,
-    compose_affine,
+    camera_matrix,
     crop_matrix,
     fit_scale,
     place_matrix,
     plan_shot,
-    roll_matrix,
     scenery_crop,
 )
 from lightbox.engine.types import EngineError, Figure, Light, Scenery, ShootSpec, Shot
@@ -56,10 +55,10 @@ def render_shoot(spec: ShootSpec) -> Shot:
     floor_out = (scenery.floor_y * sh - crop[1]) / crop[3]
     horizon_out = (scenery.horizon_y * sh - crop[1]) / crop[3]
     base_frac = float(np.clip(max(plan.floor_at, floor_out), 0.3, 0.97))
-    roll = roll_matrix(plan.size, plan.roll)
-    bg = cv2.warpAffine(
+    camera = camera_matrix(plan.size, roll=plan.roll, tilt=plan.tilt)
+    bg = cv2.warpPerspective(
         check_rgb(scenery.image, what="scenery image"),
-        compose_affine(roll, crop_matrix(crop, plan.size)), plan.size,
+        camera @ np.vstack([crop_matrix(crop, plan.size), [0, 0, 1]]), plan.size,
         flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT,
     )
     bg = shading.depth_of_field(bg, focus_y=base_frac * h, sigma=plan.dof * max(w, h),
@@ -68,8 +67,7 @@ def render_shoot(spec: ShootSpec) -> Shot:
 
     # Foreground layers, then shadows under them, then the composite.
     layers, on_floor, params = _layers(product, spec.figure, plan, base_frac, style)
-    roll3 = np.vstack([roll, [0, 0, 1]])
-    fg_p, fg_a, box = _composite_layers(layers, roll3, bg, light, plan, fg_lut)
+    fg_p, fg_a, box = _composite_layers(layers, camera, bg, light, plan, fg_lut)
     shadow = None
     if on_floor and box is not None:
         shadow = _shadow_map(fg_a, box, plan.size, base_frac * h, light)
@@ -77,7 +75,7 @@ def render_shoot(spec: ShootSpec) -> Shot:
 
     params.update(plan.params())
     if spec.figure is not None and layers[0].role == "figure":
-        params["figure_keypoints"] = _placed_keypoints(spec.figure, layers[0], roll3)
+        params["figure_keypoints"] = _placed_keypoints(spec.figure, layers[0], camera)
     params.update({
         "seed": spec.seed, "variant": spec.variant, "crop": [round(v, 1) for v in crop],
         "floor_out": round(floor_out, 4), "horizon_out": round(horizon_out, 4),
@@ -197,10 +195,10 @@ def _layers(
     return fitting.beside(prod, pbox, fsrc, fbox, keys, plan, base_y)
 
 
-def _placed_keypoints(figure: Figure, layer: Layer, roll3) -> dict:
-    """The figure's keypoints in the output image (after placement and roll)."""
+def _placed_keypoints(figure: Figure, layer: Layer, camera) -> dict:
+    """The figure's keypoints in the output image (after placement and camera)."""
     fbox = alpha_box(figure.rgba)
-    m = roll3 @ layer.matrix
+    m = camera @ layer.matrix
     out = {}
     for name, (x, y) in figure.keypoints.items():
         v = m @ np.array([x - fbox[0], y - fbox[1], 1.0])
@@ -229,13 +227,13 @@ def _warp_box(matrix: np.ndarray, src_shape, size) -> tuple[int, int, int, int] 
     return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
 
-def _resample(layer: Layer, roll3: np.ndarray, box, size) -> np.ndarray:
+def _resample(layer: Layer, camera: np.ndarray, box, size) -> np.ndarray:
     """The layer warped into the output box (premultiplied uint8 RGBA).
 
     Large reductions go through an area-averaging resize first: a single bilinear
     warp would alias fine product detail.
     """
-    matrix = roll3 @ layer.matrix
+    matrix = camera @ layer.matrix
     src = layer.src
     scale = math.sqrt(abs(np.linalg.det(matrix[:2, :2])))
     if scale < 0.7:
@@ -252,14 +250,14 @@ def _resample(layer: Layer, roll3: np.ndarray, box, size) -> np.ndarray:
     )
 
 
-def _composite_layers(layers, roll3, bg, light: Light, plan: Plan, lut):
+def _composite_layers(layers, camera, bg, light: Light, plan: Plan, lut):
     """Premultiplied uint8 RGB and alpha of all layers over their union box.
 
     Every step is a uint8 OpenCV call on the layer's own box: 8-bit premultiplied
     colour is plenty for display, and it keeps a figure-sized layer fast.
     """
     size = plan.size
-    boxes = [_warp_box(roll3 @ lay.matrix, lay.src.shape, size) for lay in layers]
+    boxes = [_warp_box(camera @ lay.matrix, lay.src.shape, size) for lay in layers]
     live = [b for b in boxes if b is not None]
     if not live:
         return None, None, None
@@ -273,7 +271,7 @@ def _composite_layers(layers, roll3, bg, light: Light, plan: Plan, lut):
     for layer, lbox in zip(layers, boxes):
         if lbox is None:
             continue
-        warped = _resample(layer, roll3, lbox, size)
+        warped = _resample(layer, camera, lbox, size)
         if lut is not None:
             warped = _grade_premultiplied(warped, lut)
         p = np.ascontiguousarray(warped[..., :3])

@@ -62,6 +62,7 @@ class Plan:
     center_x: float  # fraction of the width
     zoom: float
     roll: float  # degrees, counter-clockwise
+    tilt: float  # keystone: > 0 widens the bottom (camera looking down)
     dof: float
 
     def params(self) -> dict:
@@ -69,7 +70,8 @@ class Plan:
             "industry": self.industry, "layout": self.profile, "aspect": self.aspect,
             "size": list(self.size), "floor_at": round(self.floor_at, 4),
             "center_x": round(self.center_x, 4), "zoom": round(self.zoom, 4),
-            "roll": round(self.roll, 3), "dof": self.dof,
+            "roll": round(self.roll, 3), "tilt": round(self.tilt, 4),
+            "dof": self.dof,
         }
 
 
@@ -128,10 +130,15 @@ def plan_shot(
         center_x = (0.5, 0.5, 0.4, 0.6, 1 / 3, 2 / 3)[int(rng.integers(6))]
 
     roll = float(rng.uniform(-MAX_ROLL_DEG, MAX_ROLL_DEG))
+    # Table tops are shot looking down a little; other frames tilt either way.
+    if profile == "food" or framing == "top":
+        tilt = float(rng.uniform(0.03, 0.06)) + (0.02 if framing == "top" else 0.0)
+    else:
+        tilt = float(rng.uniform(-0.02, 0.02))
     return Plan(
         industry=industry.strip().lower(), profile=profile, aspect=aspect,
         size=size, floor_at=floor_at, height=height, width=width,
-        center_x=center_x, zoom=min(zoom, 1.0), roll=roll, dof=dof,
+        center_x=center_x, zoom=min(zoom, 1.0), roll=roll, tilt=tilt, dof=dof,
     )
 
 
@@ -179,6 +186,20 @@ def roll_matrix(out_size: tuple[int, int], degrees: float) -> np.ndarray:
     ) * zoom
     c = np.array([w / 2, h / 2])
     return np.hstack([m, (c - m @ c)[:, None]])
+
+
+def camera_matrix(out_size: tuple[int, int], *, roll: float, tilt: float) -> np.ndarray:
+    """3x3 camera move applied to every layer: a roll, then a keystone that
+    widens the bottom of the frame by ``tilt`` (the camera looking down a little;
+    negative looks up), zoomed so no corner shows outside the scenery."""
+    w, h = out_size
+    r3 = np.vstack([roll_matrix(out_size, roll), [0, 0, 1]])
+    g = -2.0 * tilt / h
+    c = np.array([[1, 0, -w / 2], [0, 1, -h / 2], [0, 0, 1]], np.float64)
+    keystone = np.array([[1, 0, 0], [0, 1, 0], [0, g, 1]], np.float64)
+    zoom = np.diag([1 + abs(tilt), 1 + abs(tilt), 1.0])
+    back = np.array([[1, 0, w / 2], [0, 1, h / 2], [0, 0, 1]], np.float64)
+    return back @ zoom @ keystone @ c @ r3
 
 
 def compose_affine(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
