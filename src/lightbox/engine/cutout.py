@@ -167,6 +167,10 @@ def cut_out(
             )
         return trim(rgba) if crop else rgba
 
+    # Limitation: u2netp sees a 320 px view and judges objects whole, so it fills
+    # enclosed openings that show the backdrop (a ring's centre, a bag handle's
+    # loop) and can lose parts thinner than ~1/150 of the frame (straps,
+    # chains). A larger matting model, CutoutModel("birefnet.onnx"), lifts both.
     rgb = as_rgb(arr)
     prob = (model or get_model()).predict(rgb)
     alpha = matting.refine_alpha(rgb, prob)

@@ -347,6 +347,10 @@ def _apply_contact_shadow(
     below the base (the layout reserves that) and fades out before the side
     margins ``xlim``, so everything that is not backdrop stays inside them.
     """
+    # Limitation: this is the shadow of an object standing in front of the
+    # camera under a top light; a flat-lay product (shot from above) would cast
+    # a soft all-round drop shadow instead. A "flat lay" option selecting an
+    # offset, blurred copy of the whole silhouette would cover that case.
     h, w = alpha.shape
     contact = _footprint(alpha, 0.006 * h + 1.0)
     near = _footprint(alpha, 0.12 * h)
@@ -404,6 +408,7 @@ def _apply_reflection(
 def _apply_contact_shadow_line(
     canvas: np.ndarray, alpha: np.ndarray, x0: int, base_y: int
 ) -> None:
+    """A thin dark line where the base meets a reflective floor."""
     h, w = alpha.shape
     foot = _footprint(alpha, 0.006 * h + 1.0)
     sy = 0.004 * w + 1.0
