@@ -157,6 +157,13 @@ class TestGivenAlpha:
         assert (cut[..., :3][cut[..., 3] == 0] == 0).all()
         assert product[0, 0, 1] == 255  # the input was not touched
 
+    def test_a_photo_with_a_few_clear_pixels_still_goes_to_the_network(self):
+        photo = photograph(draw_product(64, seed=0), "noisy", seed=0)
+        rgba = np.dstack([photo, np.full(photo.shape[:2], 255, np.uint8)])
+        rgba[:2, :2, 3] = 0  # rounded-corner screenshot, not a cutout
+        with pytest.raises(EngineError, match="the cutout model saw no"):
+            cut_out(rgba, model=_Blind())
+
     def test_fully_transparent_input_is_refused(self):
         empty = np.zeros((64, 64, 4), np.uint8)
         with pytest.raises(EngineError, match="no product found"):

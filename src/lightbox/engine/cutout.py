@@ -143,7 +143,15 @@ def trim(rgba: np.ndarray, *, threshold: int = 8) -> np.ndarray:
 
 
 def _has_real_alpha(arr: np.ndarray) -> bool:
-    return arr.ndim == 3 and arr.shape[2] == 4 and int(arr[..., 3].min()) < 255
+    """True for a cutout's alpha; False for a photo that merely carries one.
+
+    A PNG with a few transparent pixels (rounded screenshot corners, a 1 px
+    frame) is still a photo with its backdrop and needs the network; a cutout
+    leaves at least a percent of its canvas clear.
+    """
+    if arr.ndim != 3 or arr.shape[2] != 4 or int(arr[..., 3].min()) == 255:
+        return False
+    return float((arr[..., 3] < 128).mean()) >= 0.01
 
 
 def cut_out(
