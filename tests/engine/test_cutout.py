@@ -11,6 +11,7 @@ import pytest
 from helpers import (
     BACKDROP_COLORS,
     PRODUCT_COLORS,
+    backdrop,
     draw_product,
     photograph,
     product_mask,
@@ -126,6 +127,24 @@ def test_no_halo_of_the_old_backdrop(model):
 
     # Hidden colours under full transparency are cleared, not left as backdrop.
     assert (cut[..., :3][cut[..., 3] == 0] == 0).all()
+
+
+def test_white_product_on_dark_backdrop_has_no_dark_fringe(model):
+    # The classic halo: edge pixels mix in the dark backdrop, and a plain alpha
+    # keeps that mix as a grey rim around a white product.
+    product = draw_product(SIZE, seed=1, kind="shirt", color=(240, 240, 235))
+    dark = (backdrop(SIZE, kind="noisy", seed=1) // 3).astype(np.float32)
+    a = product[..., 3:4] / 255.0
+    photo = (product[..., :3] * a + dark * (1 - a)).round().astype(np.uint8)
+    photo = cv2.GaussianBlur(photo, (0, 0), 0.8)
+
+    cut = cut_out(photo, model=model, crop=False)
+    soft = (cut[..., 3] > 20) & (cut[..., 3] < 235)
+    assert soft.sum() > 100  # the edge is anti-aliased, not a hard step
+    ours = cut[..., :3][soft].mean(axis=1)
+    mixed = photo[soft].mean(axis=1)
+    assert np.percentile(mixed, 5) < 160  # the photo's edge pixels are grey ...
+    assert ours.mean() > 225 and np.percentile(ours, 5) > 200  # the cutout's not
 
 
 def test_cutout_is_trimmed_and_deterministic(model):
