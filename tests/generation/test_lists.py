@@ -311,3 +311,38 @@ class TestQueryPlan:
             )
         assert "USING INDEX ix_records_team_kind" in plan, plan
         assert "TEMP B-TREE" not in plan, plan
+
+
+class TestSerializers:
+    def test_list_items_match_record_json(self, api, runtime):
+        from lightbox.generation.models import Record
+        from lightbox.generation.serialize import record_json
+
+        upload(api, "model")
+        placed = register(api, "model", {"preferences": "studio", "count": 2})
+        with runtime.db.session() as session:
+            assert tasks.fail(session, placed["createdRecordIds"][0], error="no")
+
+        items = listed(api, "/models")
+
+        assert len(items) == 3
+        with api.session() as session:
+            for item in items:
+                expected = record_json(session.get(Record, item["id"]),
+                                       runtime.storage)
+                assert item == expected
+
+    def test_media_urls_are_reused_then_refreshed(self, runtime, monkeypatch):
+        from lightbox.generation import serialize
+
+        urls = serialize.MediaUrls(runtime.storage, ttl=600)
+        key = "teams/team_x/images/img_x/image.jpg"
+        calls = []
+        monkeypatch.setattr(runtime.storage, "url",
+                            lambda k, ttl=None: calls.append(k) or f"u{len(calls)}")
+        clock = iter([100.0, 130.0, 161.0])
+        monkeypatch.setattr(serialize.time, "monotonic", lambda: next(clock))
+
+        # Reused for a tenth of the TTL (60 s here), then signed afresh.
+        assert [urls(key), urls(key), urls(key)] == ["u1", "u1", "u2"]
+        assert calls == [key, key]

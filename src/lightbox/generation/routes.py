@@ -35,9 +35,15 @@ from lightbox.generation.schemas import (
     parse_vote,
     request_body_schema,
 )
-from lightbox.generation.serialize import record_json
+from lightbox.generation.serialize import list_json, record_json
 from lightbox.media.uploads import clean_name, default_name, read_upload
 from lightbox.runtime import Runtime
+
+try:
+    # Several times faster than json for a list of ten thousand records.
+    import orjson
+except ImportError:  # pragma: no cover - the stdlib encoder gives the same JSON
+    orjson = None
 
 router = APIRouter()
 
@@ -177,20 +183,24 @@ def _list_response(
 ) -> Response:
     """The list as JSON bytes, built directly: no per-record model validation.
 
-    Ten thousand records go through one dict comprehension and one dumps; the
-    auth dependency's rate-limit headers are carried over by hand because
+    Ten thousand records go through list_json and one dumps; the auth
+    dependency's rate-limit headers are carried over by hand because
     FastAPI drops them when an endpoint returns its own Response.
     """
-    storage = runtime.storage
-    items = [record_json(row, storage) for row in page.rows]
+    items = list_json(page.rows, runtime.storage)
     payload: dict[str, Any] = {collection: items, "count": len(items)}
     if page.next_cursor:
         payload["nextCursor"] = page.next_cursor
 
     headers = {key: value for key, value in response.headers.items()
                if key.lower() not in _SKIP_HEADERS}
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    return Response(body.encode(), media_type="application/json", headers=headers)
+    return Response(_dumps(payload), media_type="application/json", headers=headers)
+
+
+def _dumps(payload: dict[str, Any]) -> bytes:
+    if orjson is not None:
+        return orjson.dumps(payload)
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _list(

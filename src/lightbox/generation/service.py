@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import String, and_, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from lightbox.catalog import service as catalog
@@ -41,7 +41,7 @@ from lightbox.generation.schemas import (
     PackshotRequest,
     ShootRequest,
 )
-from lightbox.generation.serialize import LIST_COLUMNS
+from lightbox.generation.serialize import LIST_COLUMNS, raw_datetime
 from lightbox.engine.imageio import as_rgb
 from lightbox.ids import new_id
 from lightbox.media.renditions import StoredImage, store_image
@@ -68,7 +68,8 @@ class Registration:
 
 @dataclass(frozen=True)
 class Page:
-    rows: Sequence[Any]  # rows with the LIST_COLUMNS attributes
+    # Rows of LIST_COLUMNS; created_at is raw (serialize.raw_datetime reads it).
+    rows: Sequence[Any]
     next_cursor: str | None
 
 
@@ -301,29 +302,31 @@ def list_records(
     """One team's records of one kind, newest first, as rows of LIST_COLUMNS.
 
     One indexed query: (team_id, kind, archived, created_at, id) serves the
-    filters, the order and the keyset cursor; productId uses its own index.
+    filters, the order and the keyset cursor; productId uses its own index. It
+    is written against the table, not the ORM class: a Core statement skips the
+    ORM's per-row loading, which matters at ten thousand rows.
     """
-    columns = [getattr(Record, name) for name in LIST_COLUMNS]
-    query = select(*columns).where(Record.team_id == team_id, Record.kind == kind)
+    c = Record.__table__.c
+    query = select(*_list_columns()).where(c.team_id == team_id, c.kind == kind)
 
     if status_filter == "rejected":
-        query = query.where(Record.archived.is_(True))
+        query = query.where(c.archived.is_(True))
     else:
-        query = query.where(Record.archived.is_(False))
+        query = query.where(c.archived.is_(False))
     if status_filter == "approved":
-        query = query.where(Record.voting == APPROVED)
+        query = query.where(c.voting == APPROVED)
     if product_id is not None:
-        query = query.where(Record.product_id == product_id)
+        query = query.where(c.product_id == product_id)
 
     if cursor:
         created_at, record_id = decode_cursor(cursor)
         query = query.where(
             or_(
-                Record.created_at < created_at,
-                and_(Record.created_at == created_at, Record.id < record_id),
+                c.created_at < created_at,
+                and_(c.created_at == created_at, c.id < record_id),
             )
         )
-    query = query.order_by(Record.created_at.desc(), Record.id.desc())
+    query = query.order_by(c.created_at.desc(), c.id.desc())
     if limit is not None:
         query = query.limit(limit + 1)
 
@@ -331,8 +334,19 @@ def list_records(
     next_cursor = None
     if limit is not None and len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
+        next_cursor = encode_cursor(raw_datetime(rows[-1].created_at), rows[-1].id)
     return Page(rows=rows, next_cursor=next_cursor)
+
+
+def _list_columns() -> list[Any]:
+    # created_at comes back raw (see serialize.raw_datetime): parsing ten
+    # thousand timestamps only to print them again is a third of a list's time.
+    table = Record.__table__
+    return [
+        type_coerce(table.c[name], String).label(name) if name == "created_at"
+        else table.c[name]
+        for name in LIST_COLUMNS
+    ]
 
 
 # Voting ------------------------------------------------------------------------
