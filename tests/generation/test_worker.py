@@ -506,6 +506,7 @@ def postgres_settings(tmp_path):
 
 
 @pytest.mark.services
+@pytest.mark.slow
 def test_scaled_out_on_postgresql_and_redis(postgres_settings, monkeypatch):
     import redis
 
@@ -545,3 +546,38 @@ def test_scaled_out_on_postgresql_and_redis(postgres_settings, monkeypatch):
     finally:
         studio.rt.close()
         huey.flush()
+
+
+@pytest.mark.slow
+def test_lightbox_worker_processes_render_what_the_server_registered(
+    settings, studio
+):
+    ids = studio.shoot(3)  # queued in the data dir; this process runs no consumer
+    env = {**os.environ, "LIGHTBOX_ENV": "test", "LIGHTBOX_LOG_LEVEL": "WARNING",
+           "LIGHTBOX_SWEEP_SECONDS": "1"}
+    command = [sys.executable, "-c", "from lightbox.cli import app; app()",
+               "--data-dir", str(settings.data_dir), "worker", "--concurrency", "2"]
+    procs = [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    try:
+        def finished() -> bool:
+            for proc in procs:
+                if proc.poll() is not None:
+                    pytest.fail(f"lightbox worker exited: {proc.stderr.read()}")
+            return studio.all_done(ids)
+
+        wait_for(finished, timeout=60)
+        for proc in procs:
+            proc.send_signal(signal.SIGINT)  # graceful: finish, then exit
+        errors = [proc.communicate(timeout=20)[1] for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+
+    assert [proc.returncode for proc in procs] == [0, 0], errors
+    assert studio.statuses(ids) == [DONE] * 3
+    for record in studio.records(ids):
+        assert decode(studio, record.image_key).size[0] > 0
+        assert record.attempts == 1  # two processes, yet each rendered once
+    assert studio.ledger_sum("consume") == 90
