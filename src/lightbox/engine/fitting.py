@@ -121,11 +121,17 @@ def dress(prod, pbox, fsrc, fbox, keys, kind: str, plan: Plan, base_y: float):
     span = max(right_x - left_x, 4.0)
     shoulder_y = (ls[1] + rs[1]) / 2
 
-    pw, ph = pbox[2] - pbox[0], pbox[3] - pbox[1]
     body = _body_width(prod[..., 3])
-    prod = droop_sleeves(prod)
     scale = span * 1.16 / body
-    top = neck[1] - 0.15 * (shoulder_y - neck[1])
+    if scale < 0.8:
+        # Bend the sleeves at about the final size: the remap is per pixel.
+        ph0, pw0 = prod.shape[:2]
+        size = (max(round(pw0 * scale * 1.25), 4), max(round(ph0 * scale * 1.25), 4))
+        prod = cv2.resize(prod, size, interpolation=cv2.INTER_AREA)
+        scale *= pw0 / size[0]
+    prod = droop_sleeves(prod)
+    ph, pw = prod.shape[:2]
+    top = neck[1] - 0.1 * (shoulder_y - neck[1])
     cx = (ls[0] + rs[0]) / 2
     gw, gh = pw * scale, ph * scale
     bottom = top + gh
@@ -195,9 +201,10 @@ def droop_sleeves(garment: np.ndarray) -> np.ndarray:
         return garment
 
     h, w = alpha.shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    garment = _square_shoulders(garment, xs, ys, rows, bl, br)
     pivot_y = rows[0] + 0.12 * (br - bl)
     ramp = max(0.12 * (br - bl), 2.0)
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     map_x, map_y = xs.copy(), ys.copy()
     for side, px in ((-1.0, bl), (1.0, br)):
         out = (xs - px) * side > 0
@@ -211,6 +218,26 @@ def droop_sleeves(garment: np.ndarray) -> np.ndarray:
         map_y = np.where(out, sy, map_y)
     return cv2.remap(garment, map_x.astype(np.float32), map_y.astype(np.float32),
                      cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def _square_shoulders(garment, xs, ys, rows, bl: float, br: float) -> np.ndarray:
+    """Lift the sloping shoulders of a flat-laid top level with its collar: a
+    display form's shoulders are nearly square, and a slope would leave them
+    showing above the seams. The lift fades out towards the armpits."""
+    solid = garment[..., 3] > 127
+    edge_col = solid[:, int(np.clip(bl, 0, solid.shape[1] - 1))]
+    if not edge_col.any():
+        return garment
+    lift = float(np.argmax(edge_col) - rows[0])
+    if lift < 2:
+        return garment
+    cx, half = (bl + br) / 2, max((br - bl) / 2, 1.0)
+    armpit = rows[0] + 0.35 * (rows[-1] - rows[0])
+    across = np.clip((np.abs(xs - cx) / half - 0.35) / 0.65, 0.0, 1.0)
+    down = np.clip(1.0 - (ys - rows[0]) / max(armpit - rows[0], 1.0), 0.0, 1.0)
+    map_y = ys + lift * across * down
+    return cv2.remap(garment, xs, map_y.astype(np.float32), cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
