@@ -97,9 +97,10 @@ def main_components(mask: np.ndarray, *, keep_ratio: float = 0.15) -> np.ndarray
     )
     if count <= 1:
         return np.zeros_like(mask, dtype=bool)
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = np.flatnonzero(areas >= keep_ratio * areas.max()) + 1
-    return np.isin(labels, keep)
+    areas = stats[:, cv2.CC_STAT_AREA]
+    keep = areas >= keep_ratio * areas[1:].max()
+    keep[0] = False  # the background
+    return keep[labels]
 
 
 def fill_small_holes(mask: np.ndarray, *, max_fraction: float = 0.01) -> np.ndarray:
@@ -110,15 +111,15 @@ def fill_small_holes(mask: np.ndarray, *, max_fraction: float = 0.01) -> np.ndar
     """
     inverse = (~mask).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(inverse, connectivity=4)
-    limit = max_fraction * mask.sum()
     h, w = mask.shape
-    out = mask.copy()
-    for label in range(1, count):
-        x, y, bw, bh, area = stats[label]
-        touches_border = x == 0 or y == 0 or x + bw == w or y + bh == h
-        if not touches_border and area <= limit:
-            out[labels == label] = True
-    return out
+    x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    bw, bh = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    touches_border = (x == 0) | (y == 0) | (x + bw == w) | (y + bh == h)
+    fill = ~touches_border & (stats[:, cv2.CC_STAT_AREA] <= max_fraction * mask.sum())
+    fill[0] = False  # label 0 is the mask itself
+
+    # A lookup table over labels: one pass, however many pinholes there are.
+    return mask | fill[labels]
 
 
 def doubtful_parts(rgb: np.ndarray, prob: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -131,8 +132,10 @@ def doubtful_parts(rgb: np.ndarray, prob: np.ndarray, mask: np.ndarray) -> np.nd
     """
     weak = prob > 0.03
     count, labels = cv2.connectedComponents(weak.astype(np.uint8), connectivity=8)
-    attached = np.unique(labels[mask & weak])
-    candidates = np.isin(labels, attached[attached > 0]) & ~mask
+    attached = np.zeros(count, bool)
+    attached[labels[mask & weak]] = True
+    attached[0] = False
+    candidates = attached[labels] & ~mask
     if not candidates.any():
         return candidates
 
