@@ -162,3 +162,32 @@ class TestErrors:
         for path in ("/models", "/sceneries"):
             assert alice.client.get(path).json()["count"] == 1
             assert bob.client.get(path).json()["count"] == 0
+
+
+class TestCli:
+    def test_add_and_list_from_the_shell(self, api, settings, tmp_path):
+        from typer.testing import CliRunner
+
+        from lightbox.cli import app
+
+        photo = tmp_path / "studio-wall.jpg"
+        photo.write_bytes(room_photo())
+        runner = CliRunner()
+        base = ["--data-dir", str(settings.data_dir)]
+
+        added = runner.invoke(app, [*base, "sceneries", "add", str(photo),
+                                    "--team", api.team_id])
+        listed = runner.invoke(app, [*base, "sceneries", "list", "--team",
+                                     api.team_id, "--status-filter", "approved"])
+        bad = runner.invoke(app, [*base, "models", "add", str(tmp_path / "none.png"),
+                                  "--team", api.team_id])
+
+        assert added.exit_code == 0, added.output
+        record_id, name = added.output.strip().splitlines()[-1].split("\t")
+        assert name == "studio-wall"
+        assert listed.output.strip().splitlines()[-1].split("\t")[:4] == [
+            record_id, "studio-wall", "DONE", "APPROVED",
+        ]
+        assert bad.exit_code == 2
+        over_http = api.client.get("/sceneries").json()["sceneries"]
+        assert [s["id"] for s in over_http] == [record_id]

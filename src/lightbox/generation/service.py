@@ -21,6 +21,7 @@ import structlog
 from sqlalchemy import String, and_, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
+from lightbox import metrics
 from lightbox.catalog import service as catalog
 from lightbox.credits import service as credits
 from lightbox.credits.models import Reservation
@@ -171,6 +172,7 @@ def register(
 
     for record in records:
         on_commit(session, partial(queue.enqueue, record.id, request_id=request_id))
+    on_commit(session, metrics.orders.labels(kind=kind).inc)
     log.info(
         "order.registered", order_id=order.id, kind=kind, count=count,
         credits=total, team_id=team_id,
