@@ -1,4 +1,4 @@
-"""The sweep's decisions, record by record, at chosen points in time.
+"""Leases and the sweep's decisions, record by record, at chosen points in time.
 
 No consumers run here: the runtime's queue is replaced by a recorder, so each
 test sees exactly what a sweep enqueued, and ``now`` is passed explicitly instead
@@ -8,6 +8,7 @@ of waiting for leases to expire.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 from factories import image_bytes
@@ -174,3 +175,24 @@ def test_out_of_attempts_fails_and_releases_and_a_broken_record_blocks_nothing(
         summary = credits.summary(session, team_id=desk.team_id)
     # 30 reserved; the exhausted record's 10 released; the other two still held.
     assert (summary.balance, summary.reserved) == (1000, 20)
+
+
+def test_of_many_concurrent_deliveries_exactly_one_claims(desk):
+    (record_id,) = desk.packshots(1)
+    barrier = threading.Barrier(8)
+    claims = []
+
+    def deliver():
+        barrier.wait()
+        claims.append(tasks.claim(desk.rt, record_id))
+
+    threads = [threading.Thread(target=deliver) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    won = [claim for claim in claims if claim is not None]
+    assert len(claims) == 8 and len(won) == 1
+    record = desk.record(record_id)
+    assert (record.attempts, record.lease_token) == (1, won[0].token)
