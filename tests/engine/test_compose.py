@@ -169,6 +169,14 @@ class TestLayers:
         redone = shot.foreground[..., :3] * a + shot.background * (1 - a)
         assert np.abs(redone - shot.image).mean() < 1.5
 
+    def test_default_scenery_is_a_studio(self):
+        shot = render_shoot(ShootSpec(product=flat_product(), seed=3, long_side=384))
+        assert max(shot.image.shape[:2]) == 384
+        inside = product_mask(shot, erode=3)
+        assert np.abs(shot.image[inside].astype(int).mean(axis=0) - RED).max() < 12
+        # Behind the product: a plate, not a flat fill.
+        assert shot.background.std() > 1.0
+
     def test_rejects_what_it_cannot_place(self):
         with pytest.raises(EngineError, match="RGBA"):
             shoot(product=np.zeros((10, 10, 3), np.uint8))
@@ -289,6 +297,16 @@ class TestFigures:
         hx, hy = shot.params["figure_keypoints"][hand]
         x0, y0, x1, y1 = bbox(np.abs(shot.image.astype(int) - RED).sum(axis=2) < 40)
         assert x0 <= hx <= x1 and y0 <= hy <= y1
+
+    def test_handless_torso_form_stands_beside(self):
+        full = torso_figure()
+        keys = {k: v for k, v in full.keypoints.items()
+                if k not in ("left_hand", "right_hand")}
+        form = Figure(rgba=full.rgba, keypoints=keys, kind="torso")
+        shot = shoot(figure=form, industry="electronics", seed=2)
+        assert shot.params["placement"] == "beside"
+        x0, y0, x1, y1 = bbox(np.abs(shot.image.astype(int) - RED).sum(axis=2) < 40)
+        assert y1 / shot.image.shape[0] > 0.7  # on the floor, not in the air
 
     def test_jewelry_sits_at_the_neck(self):
         shot = shoot(figure=torso_figure(), industry="jewelry", seed=2,
