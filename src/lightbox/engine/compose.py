@@ -215,15 +215,17 @@ def _as3(m: np.ndarray) -> np.ndarray:
     return np.vstack([m, [0, 0, 1]])
 
 
-def _warp_box(matrix: np.ndarray, src_shape, size) -> tuple[int, int, int, int] | None:
+def _warp_box(
+    matrix: np.ndarray, src_shape, size, *, pad: int = 2,
+) -> tuple[int, int, int, int] | None:
     sh, sw = src_shape[:2]
     corners = np.array([[0, 0, 1], [sw, 0, 1], [0, sh, 1], [sw, sh, 1]], np.float64)
     pts = corners @ matrix.T
     pts = pts[:, :2] / pts[:, 2:3]
-    x0 = max(int(math.floor(pts[:, 0].min())) - 2, 0)
-    y0 = max(int(math.floor(pts[:, 1].min())) - 2, 0)
-    x1 = min(int(math.ceil(pts[:, 0].max())) + 2, size[0])
-    y1 = min(int(math.ceil(pts[:, 1].max())) + 2, size[1])
+    x0 = max(math.floor(pts[:, 0].min()) - pad, 0)
+    y0 = max(math.floor(pts[:, 1].min()) - pad, 0)
+    x1 = min(math.ceil(pts[:, 0].max()) + pad, size[0])
+    y1 = min(math.ceil(pts[:, 1].max()) + pad, size[1])
     return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
 
@@ -257,7 +259,10 @@ def _composite_layers(layers, camera, bg, light: Light, plan: Plan, lut):
     colour is plenty for display, and it keeps a figure-sized layer fast.
     """
     size = plan.size
-    boxes = [_warp_box(camera @ lay.matrix, lay.src.shape, size) for lay in layers]
+    # A layer that drops a shadow needs room around it for the shadow's blur.
+    reach = int(0.03 * max(size))
+    boxes = [_warp_box(camera @ lay.matrix, lay.src.shape, size,
+                       pad=reach if lay.drop_shadow else 2) for lay in layers]
     live = [b for b in boxes if b is not None]
     if not live:
         return None, None, None
