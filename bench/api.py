@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Self
 
 import httpx
 import numpy as np
@@ -72,7 +73,7 @@ class Server:
         self.args = [sys.executable, str(HERE), "_serve", str(data_dir),
                      str(self.port), str(workers)]
 
-    def __enter__(self) -> Server:
+    def __enter__(self) -> Self:
         self.process = subprocess.Popen(self.args, env=os.environ.copy())
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -19,6 +19,7 @@ from lightbox.credits.models import LedgerEntry
 from lightbox.generation.models import Order, Record
 
 PRICES = {"image": 30, "packshot": 10, "model": 10, "scenery": 10}
+BAD_SEED = "config.seed: must be an integer between 0 and 9007199254740991"
 REGISTER = {
     "model": "/models/register-ideas",
     "scenery": "/sceneries/register-ideas",
@@ -63,13 +64,13 @@ def room_photo(size=(480, 320), *, seed: int = 0) -> bytes:
 def upload(team, kind: str, *, name: str | None = None, data: bytes | None = None,
            filename: str = "upload.png") -> dict:
     """POST /models or /sceneries; the created record as the API returns it."""
-    path, key = {"model": ("/models", "model"), "scenery": ("/sceneries", "scenery")}[kind]
+    path = {"model": "/models", "scenery": "/sceneries"}[kind]
     if data is None:
         data = image_bytes("PNG", alpha=True) if kind == "model" else room_photo()
     form = {"name": name} if name is not None else {}
     response = team.client.post(path, files={"file": (filename, data)}, data=form)
     assert response.status_code == 200, response.text
-    return response.json()[key]
+    return response.json()[kind]
 
 
 def register(team, kind: str, body: dict, *, expect: int = 200):
@@ -305,10 +306,8 @@ class TestBodyErrors:
         assert register(api, kind, body, expect=400) == {"error": message}
 
     @pytest.mark.parametrize("config,message", [
-        ({"seed": -1}, "config.seed: must be an integer between 0 and "
-                       "9007199254740991"),
-        ({"seed": "5"}, "config.seed: must be an integer between 0 and "
-                        "9007199254740991"),
+        ({"seed": -1}, BAD_SEED),
+        ({"seed": "5"}, BAD_SEED),
         ({"industry": 3}, "config.industry: must be a string"),
     ])
     def test_shoot_options(self, api, config, message):
@@ -468,6 +467,20 @@ class TestCredits:
         body = register(team, "model", {"preferences": "studio", "count": 1},
                         expect=402)
         assert body == {"error": "Insufficient credits. Required: 10, available: 0."}
+
+    def test_idempotent_retry_places_one_order(self, api, runtime):
+        body = {"preferences": "concrete loft", "count": 2}
+        headers = {"Idempotency-Key": "order-42"}
+
+        first = api.client.post(REGISTER["scenery"], json=body, headers=headers)
+        retry = api.client.post(REGISTER["scenery"], json=body, headers=headers)
+
+        assert first.status_code == retry.status_code == 200
+        assert retry.json() == first.json()
+        assert retry.headers.get("Idempotent-Replayed") == "true"
+        assert counts(api)[:2] == (1, 2)
+        assert credits(api)["reserved"] == 20
+        assert runtime.queue.depth() == 2
 
     def test_reservation_is_in_the_ledger(self, api):
         body = register(api, "scenery", {"preferences": "beach", "count": 2})

@@ -154,7 +154,8 @@ class TestErrors:
         ({"recordId": "x", "Voting": None}, "Voting: must be APPROVED or REJECTED"),
         ({"recordId": "x", "voting": "MAYBE"}, "voting: must be APPROVED or REJECTED"),
         ({"Voting": "APPROVED"}, "recordId: required"),
-        ({"recordId": "", "Voting": "APPROVED"}, "recordId: must be a non-empty string"),
+        ({"recordId": "", "Voting": "APPROVED"},
+         "recordId: must be a non-empty string"),
         ({"recordId": 5, "Voting": "APPROVED"}, "recordId: must be a non-empty string"),
     ])
     def test_bad_bodies(self, api, body, message):

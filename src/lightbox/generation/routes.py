@@ -81,6 +81,16 @@ async def json_body(request: Request) -> Any:
 
 Body = Annotated[Any, Depends(json_body)]
 
+# Statuses beyond the API-wide ones (api.py documents 400/401/403/404/429).
+REGISTER_ERRORS: dict[int | str, dict[str, Any]] = {
+    402: {"description": "Not enough credits for the whole order; nothing was "
+                         "created or reserved."},
+}
+UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"description": "The file is too large (bytes or pixels)."},
+    415: {"description": "Not a JPEG, PNG or WebP image, or a truncated one."},
+}
+
 
 def _request_id(request: Request) -> str | None:
     state_id = getattr(request.state, "request_id", None)
@@ -122,7 +132,7 @@ def _register(
 @router.post(
     "/models/register-ideas", response_model=RegisterResponse,
     summary="Order model (mannequin) ideas",
-    openapi_extra=request_body_schema(IdeasRequest),
+    responses=REGISTER_ERRORS, openapi_extra=request_body_schema(IdeasRequest),
 )
 def register_models(
     principal: Registrar, body: Body, session: SessionDep, runtime: RuntimeDep,
@@ -136,7 +146,7 @@ def register_models(
 @router.post(
     "/sceneries/register-ideas", response_model=RegisterResponse,
     summary="Order scenery ideas",
-    openapi_extra=request_body_schema(IdeasRequest),
+    responses=REGISTER_ERRORS, openapi_extra=request_body_schema(IdeasRequest),
 )
 def register_sceneries(
     principal: Registrar, body: Body, session: SessionDep, runtime: RuntimeDep,
@@ -150,7 +160,7 @@ def register_sceneries(
 @router.post(
     "/packshots/register-ideas", response_model=RegisterResponse,
     summary="Order packshots of a product",
-    openapi_extra=request_body_schema(PackshotRequest),
+    responses=REGISTER_ERRORS, openapi_extra=request_body_schema(PackshotRequest),
 )
 def register_packshots(
     principal: Registrar, body: Body, session: SessionDep, runtime: RuntimeDep,
@@ -164,7 +174,7 @@ def register_packshots(
 @router.post(
     "/image-picker/register-ideas", response_model=RegisterResponse,
     summary="Order a photo shoot",
-    openapi_extra=request_body_schema(ShootRequest),
+    responses=REGISTER_ERRORS, openapi_extra=request_body_schema(ShootRequest),
 )
 def register_shoot(
     principal: Registrar, body: Body, session: SessionDep, runtime: RuntimeDep,
@@ -253,7 +263,8 @@ def list_packshots(
                  limit=limit, cursor=cursor)
 
 
-@router.get("/image-picker", response_model=ImageList, summary="List photo-shoot images")
+@router.get("/image-picker", response_model=ImageList,
+            summary="List photo-shoot images")
 def list_images(
     principal: Reader, session: SessionDep, runtime: RuntimeDep, response: Response,
     status_filter: StatusFilter = None,
@@ -319,7 +330,8 @@ def _read(file: UploadFile | None, runtime: Runtime):
                        max_pixels=settings.max_upload_pixels)
 
 
-@router.post("/models", response_model=ModelUpload, summary="Upload a model photo")
+@router.post("/models", response_model=ModelUpload, responses=UPLOAD_ERRORS,
+             summary="Upload a model photo")
 def upload_model(
     principal: Registrar, session: SessionDep, runtime: RuntimeDep,
     file: Upload = None, name: UploadName = None,
@@ -333,7 +345,8 @@ def upload_model(
     return {"model": record_json(record, runtime.storage)}
 
 
-@router.post("/sceneries", response_model=SceneryUpload, summary="Upload a background")
+@router.post("/sceneries", response_model=SceneryUpload, responses=UPLOAD_ERRORS,
+             summary="Upload a background")
 def upload_scenery(
     principal: Registrar, session: SessionDep, runtime: RuntimeDep,
     file: Upload = None, name: UploadName = None,

@@ -26,6 +26,7 @@ from lightbox.catalog import service as catalog
 from lightbox.credits import service as credits
 from lightbox.credits.models import Reservation
 from lightbox.db import on_commit, utcnow
+from lightbox.engine.imageio import as_rgb
 from lightbox.errors import BadRequest, NotFound
 from lightbox.generation.models import (
     APPROVED,
@@ -43,7 +44,6 @@ from lightbox.generation.schemas import (
     ShootRequest,
 )
 from lightbox.generation.serialize import LIST_COLUMNS, raw_datetime
-from lightbox.engine.imageio import as_rgb
 from lightbox.ids import new_id
 from lightbox.media.renditions import StoredImage, store_image
 from lightbox.media.storage import Storage
