@@ -27,14 +27,15 @@ FEATURE = (20, 40, 160)
 
 
 def scene(w: int = 270, h: int = 480, *, product=RED, backdrop=(225, 210, 190),
-          disc=(0.5, 0.6, 0.16)):
+          disc=(0.5, 0.6, 0.16), feature: bool = True):
     """A photo (product over backdrop) and its layers (background, foreground)."""
     ramp = np.linspace(1.0, 0.75, h, dtype=np.float32)[:, None, None]
     background = np.broadcast_to(np.array(backdrop, np.float32) * ramp, (h, w, 3))
     background = np.ascontiguousarray(background.astype(np.uint8))
     side = w // 8
-    cv2.rectangle(background, (w // 6, h // 5), (w // 6 + side, h // 5 + side),
-                  FEATURE, -1)
+    if feature:
+        cv2.rectangle(background, (w // 6, h // 5),
+                      (w // 6 + side, h // 5 + side), FEATURE, -1)
 
     foreground = np.zeros((h, w, 4), np.uint8)
     cx, cy, r = int(disc[0] * w), int(disc[1] * h), int(disc[2] * w)
@@ -197,6 +198,20 @@ class TestMotion:
         product, feature = shifts("orbit", layers)
         # Orbiting the product: background and product travel opposite ways.
         assert product * feature < 0 and abs(product - feature) > 12
+
+    @pytest.mark.parametrize("suggestion", ["fast pan right", "fast pan left",
+                                            "orbit"])
+    def test_pans_keep_a_product_near_the_edge_whole(self, suggestion):
+        # A wide photo leaves room to pan; its product sits near the right edge.
+        image, layers = scene(600, 480, disc=(0.85, 0.6, 0.07), feature=False)
+        whole = colour_mask(image, RED).sum()
+        for given in (None, layers):
+            frames, _ = decode(render(image, layers=given, suggestion=suggestion,
+                                      seconds=3.0)[0])
+            for frame in frames:
+                mask = colour_mask(frame, RED)
+                assert not mask[:, :2].any() and not mask[:, -2:].any()
+                assert mask.sum() > 0.9 * whole
 
     def test_layered_push_starts_on_the_photo_even_when_it_was_graded(self):
         image, layers = scene()

@@ -157,13 +157,15 @@ def parse_transition(suggestion: str) -> str:
 
 def plan_path(motion: Motion, *, seconds: float, visible: tuple[float, float],
               focus: tuple[float, float], anchor: tuple[float, float] | None = None,
+              box: tuple[float, float, float, float] | None = None,
               layered: bool = False) -> Path:
     """Choose start and end states for a move lasting ``seconds``.
 
     ``visible`` is the fraction of the stage's width and height the output shows
     at zoom 1 (one of them is 1 for a cover fit); ``focus`` is the point the
     camera favours (the product's centre), in stage fractions; with layers, a
-    push or pull scales about ``anchor`` (the product's base) instead.
+    push or pull scales about ``anchor`` (the product's base) instead. A pan or
+    orbit is shortened or shifted so the product's ``box`` stays in frame.
     """
     vw, vh = visible
     s = motion.strength
@@ -194,9 +196,33 @@ def plan_path(motion: Motion, *, seconds: float, visible: tuple[float, float],
     else:
         z0 = 1.05 + 0.004 * seconds * s
         z1 = z0 * (1.0 + 0.012 * seconds * s)
+    # Each layer's centre sweeps mid +- |depth| * travel / 2. Every layer must
+    # keep the frame covered; the product's layer should keep the product whole,
+    # for which the move may shrink to a third.
+    # Limitation: a product within ~5% of the photo's edge can still be cut by
+    # the pan's zoom; a push would suit such framings better.
+    wanted = 0.05 * seconds * s * vw / z0
     lo, hi = vw / (2 * z0), 1.0 - vw / (2 * z0)
-    travel = min(hi - lo, 0.05 * seconds * s * vw / z0)
-    mid = min(max(fx, lo + travel / 2), hi - travel / 2)
+    cover = (lo, hi, max(abs(d) for d in depths))
+    reach = (0.5 - 0.04) * vw / z1  # frame half-width less a 4% margin
+    tries = [[cover]]
+    if box is not None and box[2] - box[0] < 2 * reach:
+        tries.insert(0, [cover, (box[2] - reach, box[0] + reach, abs(depths[0]))])
+    longest = min(wanted, (hi - lo) / cover[2])
+    for bounds in tries:
+        travel = longest
+        while travel > longest / 3:
+            low = max(b_lo + d * travel / 2 for b_lo, _, d in bounds)
+            high = min(b_hi - d * travel / 2 for _, b_hi, d in bounds)
+            if low <= high:
+                break
+            travel *= 0.85
+        else:
+            continue
+        break
+    else:
+        travel, low, high = longest, 0.5, 0.5
+    mid = min(max(fx, low), high)
     cy = _clamp_centre(fy, vh / z0)
     start = State(z0, mid - motion.direction * travel / 2, cy)
     end = State(z1, mid + motion.direction * travel / 2, cy)
@@ -231,14 +257,14 @@ class Clip:
     def __init__(self, image: np.ndarray, layers, *, motion: Motion, frames: int,
                  fps: int, size: tuple[int, int]) -> None:
         self._size = size
-        base, foreground, focus, anchor = _stage(image, layers, size)
+        base, foreground, focus, anchor, box = _stage(image, layers, size)
 
         width, height = size
         stage_h, stage_w = base.shape[:2]
         cover = max(width / stage_w, height / stage_h)
         visible = (width / (cover * stage_w), height / (cover * stage_h))
         path = plan_path(motion, seconds=frames / fps, visible=visible, focus=focus,
-                         anchor=anchor, layered=foreground is not None)
+                         anchor=anchor, box=box, layered=foreground is not None)
         self.path = path
 
         self._fg = None
@@ -336,7 +362,7 @@ def _stage(image: np.ndarray, layers, size: tuple[int, int]):
     """Fit the image (and layers) to the output's aspect; find the product.
 
     Returns the RGB stage, the premultiplied RGBA product layer or None, and the
-    product's centre and base point in stage fractions.
+    product's centre, base point and box (or None) in stage fractions.
     """
     width, height = size
     h, w = image.shape[:2]
@@ -361,9 +387,11 @@ def _stage(image: np.ndarray, layers, size: tuple[int, int]):
 
     anchor = focus if box is None else ((box[0] + box[2]) / 2, box[3])
     if fill:
-        base, foreground, (focus, anchor) = _fill(base, foreground, out_aspect,
-                                                  (focus, anchor))
-    return base, foreground, focus, anchor
+        corners = [(0.5, 0.5)] * 2 if box is None else [box[:2], box[2:]]
+        base, foreground, (focus, anchor, *corners) = _fill(
+            base, foreground, out_aspect, (focus, anchor, *corners))
+        box = None if box is None else (*corners[0], *corners[1])
+    return base, foreground, focus, anchor, box
 
 
 def _premultiply(rgba: np.ndarray) -> np.ndarray:
@@ -414,8 +442,8 @@ def _product_box(image: np.ndarray, layers):
     """The product's centre and box, in image fractions (box may be None).
 
     With layers the product layer says where it is; without, a product on a
-    plain or graded backdrop is whatever differs from a gradient fitted to the
-    border. Busy images give no box and the centre.
+    plain or graded backdrop is whatever differs from a smooth surface fitted to
+    the border. Busy images give no box and the centre.
     """
     h, w = image.shape[:2]
     step = max(1, max(h, w) // 128)
@@ -424,9 +452,11 @@ def _product_box(image: np.ndarray, layers):
     else:
         small = image[::step, ::step].astype(np.float32)
         sh, sw = small.shape[:2]
-        # Model the backdrop as a linear gradient fitted to the border pixels.
+        # Model the backdrop as a quadratic surface (gradients, vignettes) fitted
+        # to the border pixels.
         ys, xs = np.mgrid[0:sh, 0:sw]
-        design = np.stack([np.ones_like(xs), xs / sw, ys / sh], axis=-1)
+        u, v = xs / sw - 0.5, ys / sh - 0.5
+        design = np.stack([np.ones_like(u), u, v, u * u, v * v, u * v], axis=-1)
         edge = np.zeros((sh, sw), bool)
         edge[[0, -1], :] = edge[:, [0, -1]] = True
         weights, *_ = np.linalg.lstsq(design[edge].astype(np.float32), small[edge],
