@@ -22,7 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lightbox.accounts.models import ALL_SCOPES, ROLES, ApiKey, Team, User
+from lightbox.accounts.models import ALL_SCOPES, ROLES, ApiKey, Invitation, Team, User
 from lightbox.db import utcnow
 from lightbox.errors import BadRequest, Conflict, NotFound, Unauthorized
 
@@ -304,3 +304,123 @@ def _verify(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+# Workspace members and invitations (the web workspace's settings page) ---------
+
+INVITATION_TTL = dt.timedelta(days=7)
+INVALID_INVITATION = "This invitation link is invalid, used or expired."
+
+
+def count_users(session: Session) -> int:
+    """How many workspace users the instance has (0 means a fresh instance)."""
+    from sqlalchemy import func
+
+    return session.scalar(select(func.count()).select_from(User)) or 0
+
+
+def get_user(session: Session, *, user_id: str) -> User | None:
+    return session.get(User, user_id)
+
+
+def list_users(session: Session, *, team_id: str) -> list[User]:
+    """The team's members, oldest first (the owner who set it up leads)."""
+    query = select(User).where(User.team_id == team_id).order_by(
+        User.created_at, User.id
+    )
+    return list(session.scalars(query))
+
+
+def teams_without_users(session: Session) -> list[Team]:
+    """Teams nobody can sign in to yet (e.g. the demo team of ``lightbox serve``)."""
+    has_user = select(User.id).where(User.team_id == Team.id).exists()
+    return list(session.scalars(select(Team).where(~has_user).order_by(Team.name)))
+
+
+def remove_user(session: Session, *, team_id: str, user_id: str) -> User:
+    """Delete a member; the team's last owner cannot be removed (409)."""
+    user = session.get(User, user_id)
+    if user is None or user.team_id != team_id:
+        raise NotFound(f"User not found: {user_id}")
+
+    if user.role == "owner":
+        owners = [u for u in list_users(session, team_id=team_id) if u.role == "owner"]
+        if len(owners) <= 1:
+            raise Conflict("The team's last owner cannot be removed.")
+    session.delete(user)
+    session.flush()
+    log.info("user.removed", team_id=team_id, user_id=user_id)
+    return user
+
+
+def _invitation_hash(token: str) -> str:
+    # The token is 256 random bits, so a plain SHA-256 cannot be brute-forced.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_invitation(
+    session: Session, *, team_id: str, email: str, role: str = "member",
+    ttl: dt.timedelta = INVITATION_TTL,
+) -> tuple[Invitation, str]:
+    """A one-time invitation and its token, the only time the token exists."""
+    email = _normalise_email(email)
+    if role not in ROLES:
+        raise BadRequest(f"role: must be one of {', '.join(ROLES)}, not {role!r}")
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict("email: a user with this email already exists")
+
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation(
+        team_id=team_id, email=email, role=role, token_hash=_invitation_hash(token),
+        expires_at=utcnow() + ttl,
+    )
+    session.add(invitation)
+    session.flush()
+    log.info("invitation.created", team_id=team_id, invitation_id=invitation.id)
+    return invitation, token
+
+
+def list_invitations(session: Session, *, team_id: str) -> list[Invitation]:
+    """The team's invitations still waiting to be accepted, newest first."""
+    query = (
+        select(Invitation)
+        .where(Invitation.team_id == team_id, Invitation.accepted_at.is_(None),
+               Invitation.expires_at > utcnow())
+        .order_by(Invitation.created_at.desc())
+    )
+    return list(session.scalars(query))
+
+
+def find_invitation(session: Session, *, token: str) -> Invitation:
+    """The open invitation ``token`` proves; NotFound with one message otherwise."""
+    invitation = session.scalar(
+        select(Invitation).where(Invitation.token_hash == _invitation_hash(token))
+    )
+    if (
+        invitation is None
+        or invitation.accepted_at is not None
+        or invitation.expires_at <= utcnow()
+    ):
+        raise NotFound(INVALID_INVITATION)
+    return invitation
+
+
+def accept_invitation(session: Session, *, token: str, password: str) -> User:
+    """Create the invited user with ``password``; the token cannot be used again."""
+    invitation = find_invitation(session, token=token)
+    user = create_user(
+        session, team_id=invitation.team_id, email=invitation.email,
+        password=password, role=invitation.role,
+    )
+    invitation.accepted_at = utcnow()
+    session.flush()
+    log.info("invitation.accepted", invitation_id=invitation.id, user_id=user.id)
+    return user
+
+
+def revoke_invitation(session: Session, *, team_id: str, invitation_id: str) -> None:
+    invitation = session.get(Invitation, invitation_id)
+    if invitation is None or invitation.team_id != team_id:
+        raise NotFound(f"Invitation not found: {invitation_id}")
+    session.delete(invitation)
+    session.flush()
