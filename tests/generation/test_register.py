@@ -7,6 +7,7 @@ INPROGRESS and the queue's depth shows what was enqueued.
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -467,6 +468,21 @@ class TestCredits:
         body = register(team, "model", {"preferences": "studio", "count": 1},
                         expect=402)
         assert body == {"error": "Insufficient credits. Required: 10, available: 0."}
+
+    def test_concurrent_orders_never_overspend(self, make_team):
+        team = make_team(credits=120)
+        product_id = add_product(team)
+        body = {"config": {"product": {"id": product_id}}, "count": 1}
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(pool.map(
+                lambda _: team.client.post(REGISTER["image"], json=body).status_code,
+                range(8),
+            ))
+
+        assert sorted(statuses) == [200] * 4 + [402] * 4
+        assert credits(team) == {"balance": 120, "reserved": 120, "available": 0}
+        assert counts(team)[:2] == (4, 4)
 
     def test_idempotent_retry_places_one_order(self, api, runtime):
         body = {"preferences": "concrete loft", "count": 2}
