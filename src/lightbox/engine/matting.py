@@ -126,7 +126,7 @@ def doubtful_parts(rgb: np.ndarray, prob: np.ndarray, mask: np.ndarray) -> np.nd
     """Weakly salient pixels attached to the product that do not look like backdrop.
 
     u2netp is unsure about parts that contrast with the product itself (a dark
-    cap on a bright bottle, a strap): they score 0.1-0.5 while the backdrop
+    cap on a bright bottle, a strap): they score 0.03-0.5 while the backdrop
     scores about 0. Such pixels are kept when they are connected to the product
     and their colour is more than 4 sigma away from the backdrop's around it.
     """
@@ -193,10 +193,10 @@ def refine_alpha(rgb: np.ndarray, prob: np.ndarray) -> np.ndarray:
     # Only a box around the mask can change, so the filter runs on that crop.
     long_side = max(prob_w.shape)
     radius = max(2, round(2 * long_side / 320))
-    ys, xs = np.nonzero(mask)
+    top, bottom, left, right = bounding_box(mask)
     pad = 3 * radius
-    y0, y1 = max(ys.min() - pad, 0), min(ys.max() + pad + 1, mask.shape[0])
-    x0, x1 = max(xs.min() - pad, 0), min(xs.max() + pad + 1, mask.shape[1])
+    y0, y1 = max(top - pad, 0), min(bottom + pad, mask.shape[0])
+    x0, x1 = max(left - pad, 0), min(right + pad, mask.shape[1])
     guide = rgb_w[y0:y1, x0:x1].astype(np.float32) / 255.0
     soft = np.zeros(mask.shape, np.float32)
     soft[y0:y1, x0:x1] = guided_filter(
