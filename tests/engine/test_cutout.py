@@ -3,6 +3,7 @@ and a product PNG with real alpha never reaches the network."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import cv2
@@ -57,6 +58,7 @@ class TestModel:
     def test_default_weights_come_from_the_wheel(self):
         path = Path(default_model_path())
         assert path.parts[-2:] == ("rembg", "u2netp.onnx") and path.is_file()
+        assert "rembg" not in sys.modules  # found, not imported
 
     def test_one_instance_per_path_and_size_from_metadata(self, model):
         assert get_model() is model
