@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 import uuid
 from contextlib import asynccontextmanager
+from functools import partial
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
@@ -22,6 +24,7 @@ from lightbox.config import Settings, get_settings
 from lightbox.errors import LightboxError, RateLimited
 from lightbox.logs import configure_logging
 from lightbox.media.routes import router as media_router
+from lightbox.media.uploads import UploadLimitMiddleware
 from lightbox.runtime import Runtime, build_runtime
 
 log = structlog.get_logger(__name__)
@@ -88,8 +91,23 @@ def create_app(
     # Order matters: the request context wraps everything, so the request id and
     # the access log cover replays served by the idempotency layer too.
     app.add_middleware(IdempotencyMiddleware, runtime_getter=lambda: app.state.runtime)
+    # Refuse oversized bodies before Starlette spools them to disk.
+    app.add_middleware(UploadLimitMiddleware, max_bytes=settings.max_upload_bytes)
     app.add_middleware(RequestContextMiddleware)
+    app.openapi = partial(_openapi_without_422, app)
     return app
+
+
+def _openapi_without_422(app: FastAPI) -> dict:
+    """FastAPI documents validation errors as 422; this API answers them with 400."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version,
+                             description=app.description, routes=app.routes)
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                operation.get("responses", {}).pop("422", None)
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def prepare(runtime: Runtime) -> None:

@@ -78,6 +78,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _sqlite_begin(conn) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
 def _sqlite_begin_immediate(conn) -> None:
     # A deferred transaction that later writes can fail with "database is locked"
     # without waiting; taking the write lock up front serialises writers cleanly,
@@ -85,7 +89,7 @@ def _sqlite_begin_immediate(conn) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, immediate: bool = True) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -95,28 +99,44 @@ def make_engine(url: str) -> Engine:
             max_overflow=16,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin",
+                     _sqlite_begin_immediate if immediate else _sqlite_begin)
         return engine
 
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
 class Database:
-    """One engine and its session factory; owned by the runtime, shared by threads."""
+    """One engine and its session factory; owned by the runtime, shared by threads.
+
+    On SQLite, read-only units of work get an engine of their own whose
+    transactions start deferred: in WAL mode they read a snapshot beside the one
+    writer instead of queueing for the write lock that ``BEGIN IMMEDIATE`` takes.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_engine = (
+            make_engine(url, immediate=False) if self.is_sqlite else self.engine
+        )
+        self.read_sessionmaker = sessionmaker(self.read_engine,
+                                              expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A unit of work: commits when the block ends cleanly, else rolls back."""
-        session = self.sessionmaker()
+    def session(self, *, readonly: bool = False) -> Iterator[Session]:
+        """A unit of work: commits when the block ends cleanly, else rolls back.
+
+        ``readonly`` sessions must not write: on SQLite a write there can fail
+        with "database is locked" instead of waiting for the lock.
+        """
+        factory = self.read_sessionmaker if readonly else self.sessionmaker
+        session = factory()
         try:
             yield session
             session.commit()
@@ -128,6 +148,7 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.read_engine.dispose()
 
 
 def on_commit(session: Session, callback: Callable[[], None]) -> None:

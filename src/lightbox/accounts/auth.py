@@ -15,7 +15,8 @@ from starlette.concurrency import run_in_threadpool
 
 from lightbox.accounts import service
 from lightbox.accounts.models import ApiKey
-from lightbox.deps import RuntimeDep, SessionDep
+from lightbox.db import Database
+from lightbox.deps import RuntimeDep
 from lightbox.errors import Forbidden, RateLimited, Unauthorized
 
 log = structlog.get_logger(__name__)
@@ -43,9 +44,15 @@ def presented_key(headers) -> str | None:
     return None
 
 
-def _authenticate(session, raw_key: str, secret_key: str) -> ApiKey:
-    key = service.authenticate(session, raw_key, secret_key=secret_key)
-    service.touch_api_key(session, key)
+def _authenticate(db: Database, raw_key: str, secret_key: str) -> ApiKey:
+    # Sessions of their own, not the request's: the request's transaction then
+    # starts at its first query, so an upload is decoded before any database
+    # lock is taken, and a GET never writes in its read-only transaction.
+    with db.session(readonly=True) as session:
+        key = service.authenticate(session, raw_key, secret_key=secret_key)
+    if service.touch_due(key):
+        with db.session() as session:
+            service.touch_api_key(session, session.get(ApiKey, key.id))
     return key
 
 
@@ -59,7 +66,7 @@ def require_scope(scope: str):
     """
 
     async def dependency(
-        request: Request, session: SessionDep, runtime: RuntimeDep
+        request: Request, runtime: RuntimeDep
     ) -> ApiPrincipal:
         raw_key = presented_key(request.headers)
         if not raw_key:
@@ -68,7 +75,7 @@ def require_scope(scope: str):
         # off the event loop. Binding log context here, in the request's task,
         # is what lets the access log and the endpoint see team_id and key_id.
         key = await run_in_threadpool(
-            _authenticate, session, raw_key, runtime.settings.secret_key
+            _authenticate, runtime.db, raw_key, runtime.settings.secret_key
         )
         structlog.contextvars.bind_contextvars(team_id=key.team_id, key_id=key.id)
 

@@ -204,16 +204,26 @@ def authenticate(session: Session, raw_key: str, *, secret_key: str) -> ApiKey:
     return key
 
 
+TOUCH_EVERY = dt.timedelta(minutes=1)
+
+
+def touch_due(key: ApiKey, *, now: dt.datetime | None = None,
+              every: dt.timedelta = TOUCH_EVERY) -> bool:
+    """Whether ``key``'s last use is older than ``every`` (and worth a write)."""
+    now = now or utcnow()
+    return key.last_used_at is None or now - key.last_used_at >= every
+
+
 def touch_api_key(
     session: Session,
     key: ApiKey,
     *,
     now: dt.datetime | None = None,
-    every: dt.timedelta = dt.timedelta(minutes=1),
+    every: dt.timedelta = TOUCH_EVERY,
 ) -> bool:
     """Record use of ``key``, at most once per ``every`` so hot keys cost no writes."""
     now = now or utcnow()
-    if key.last_used_at is not None and now - key.last_used_at < every:
+    if not touch_due(key, now=now, every=every):
         return False
     key.last_used_at = now
     session.flush()
