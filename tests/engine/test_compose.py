@@ -131,6 +131,20 @@ class TestProductSurvives:
         hi = np.maximum(bg, RED) + 20
         assert ((img >= lo) & (img <= hi)).all()
 
+    def test_dark_scene_dims_the_product_but_keeps_its_hue(self):
+        dark = studio()
+        dark = Scenery(image=(dark.image // 4), floor_y=dark.floor_y,
+                       horizon_y=dark.horizon_y, light=dark.light)
+        lit = shoot(seed=1).image[product_mask(shoot(seed=1), erode=4)]
+        shot = shoot(seed=1, scenery=dark)
+        dim = shot.image[product_mask(shot, erode=4)]
+        lit_mean, dim_mean = lit.mean(axis=0), dim.mean(axis=0)
+        assert dim_mean[0] < lit_mean[0] * 0.92
+        assert dim_mean[0] > lit_mean[0] * 0.6
+        # Hue kept: the channels scale together.
+        ratio = dim_mean / lit_mean
+        assert np.ptp(ratio) < 0.12
+
     def test_input_is_not_mutated(self):
         product = flat_product()
         before = product.copy()
@@ -243,6 +257,21 @@ class TestSteering:
                 [s.image.shape[1] / s.image.shape[0] for s in shots])
         assert bottoms["furniture"] > bottoms[""] + 0.02
         assert aspects["furniture"] > 1.0
+
+    def test_side_light_shades_the_product_across(self):
+        def across(shot) -> float:
+            mask = product_mask(shot, erode=3)
+            x0, _, x1, _ = bbox(mask)
+            third = (x1 - x0) // 3
+            gray = cv2.cvtColor(shot.image, cv2.COLOR_RGB2GRAY).astype(float)
+            left = gray[:, x0:x0 + third][mask[:, x0:x0 + third]].mean()
+            right = gray[:, x1 - third:x1][mask[:, x1 - third:x1]].mean()
+            return left - right
+
+        plain = across(shoot(seed=2, scenery=studio(softness=0.8)))
+        side = across(shoot(seed=2, scenery=studio(softness=0.8),
+                            suggestions="side light"))
+        assert side > plain + 4  # lit from the left: the left third is brighter
 
     def test_food_is_shot_looking_down(self):
         # A looking-down keystone widens the frame's bottom: the flat product's

@@ -271,7 +271,8 @@ def _composite_layers(layers, camera, bg, light: Light, plan: Plan, lut):
     bw, bh = box[2] - box[0], box[3] - box[1]
     acc_p = np.zeros((bh, bw, 3), np.uint8)
     acc_a = np.zeros((bh, bw), np.uint8)
-    gain = _gain(light, box, bh)
+    gain = _gain(light, box, bh, exposure=_exposure(bg, box),
+                 side=plan.lighting == "side")
 
     for layer, lbox in zip(layers, boxes):
         if lbox is None:
@@ -313,13 +314,24 @@ def _grade_premultiplied(rgba: np.ndarray, lut: np.ndarray) -> np.ndarray:
     return out
 
 
-def _gain(light: Light, box, rows: int) -> np.ndarray:
+def _exposure(bg: np.ndarray, box) -> float:
+    """Dim the product in a dark scene (never brighten it): a product lit like a
+    bright studio looks pasted onto a dark, moody plate."""
+    region = bg[box[1]:box[3], box[0]:box[2]]
+    lum = float(cv2.cvtColor(shading.shrink(region, 4), cv2.COLOR_RGB2GRAY).mean())
+    return float(np.clip((lum / 120.0) ** 0.35, 0.72, 1.0))
+
+
+def _gain(light: Light, box, rows: int, *, exposure: float = 1.0,
+          side: bool = False) -> np.ndarray:
     """Per-pixel gain (uint8, 128 = 1.0) for the union box: a small pull towards
-    the key light's colour, and a few percent brighter on the side the light
-    comes from (more for low, hard light)."""
+    the key light's colour, a few percent brighter on the side the light comes
+    from (more for low, hard light, most for side light), and the exposure."""
     c = np.asarray(light.color, np.float32)
-    tint = 1.0 + 0.12 * (c / max(float(c.mean()), 1.0) - 1.0)
+    tint = exposure * (1.0 + 0.12 * (c / max(float(c.mean()), 1.0) - 1.0))
     amp = 0.05 + 0.08 * (1.0 - light.softness) * (light.elevation < 40)
+    if side:
+        amp = 0.22
     xs = (np.arange(box[0], box[2], dtype=np.float32) - (box[0] + box[2]) / 2)
     xs /= max((box[2] - box[0]) / 2, 1.0)
     g = 1.0 - amp * math.cos(math.radians(light.azimuth)) * xs

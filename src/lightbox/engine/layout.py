@@ -64,6 +64,7 @@ class Plan:
     roll: float  # degrees, counter-clockwise
     tilt: float  # keystone: > 0 widens the bottom (camera looking down)
     dof: float
+    lighting: str = ""  # the lighting word of the suggestions, if any
 
     def params(self) -> dict:
         return {
@@ -139,6 +140,7 @@ def plan_shot(
         industry=industry.strip().lower(), profile=profile, aspect=aspect,
         size=size, floor_at=floor_at, height=height, width=width,
         center_x=center_x, zoom=min(zoom, 1.0), roll=roll, tilt=tilt, dof=dof,
+        lighting=style.lighting,
     )
 
 
