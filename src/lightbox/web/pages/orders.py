@@ -127,7 +127,7 @@ def _order(session, viewer, order_id: str) -> dict:
         product = view.records[0].product_id
     done = sum(1 for r in view.records if r.status == DONE)
     return {"view": view, "order": view.order, "records": view.records,
-            "status": view.status, "busy": view.status == INPROGRESS, "done": done,
+            "order_status": view.status, "busy": view.status == INPROGRESS, "done": done,
             "product_id": product}
 
 
