@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from lightbox.catalog.routes import router as catalog_router
 from lightbox.credits.routes import router as credits_router
 from lightbox.generation.routes import router as generation_router
+from lightbox.videos.routes import router as videos_router
 
 PREFIX = "/api/external"
 
@@ -36,4 +37,5 @@ def build_api_router() -> APIRouter:
     api.include_router(catalog_router)
     api.include_router(generation_router)
     api.include_router(credits_router)
+    api.include_router(videos_router)
     return api

@@ -268,3 +268,8 @@ _RENDERERS = {
     "packshot": _render_packshot,
     "image": _render_image,
 }
+
+# Videos and reels render in their own package (it imports this one lazily).
+from lightbox.videos.render import render_reel_record, render_video_record
+
+_RENDERERS.update(video=render_video_record, reel=render_reel_record)
