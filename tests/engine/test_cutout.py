@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -70,6 +71,58 @@ class TestModel:
         prob = model.predict(photo[:300])
         assert prob.shape == (300, SIZE) and prob.dtype == np.float32
         assert prob.min() >= 0.0 and prob.max() <= 1.0
+
+
+class _Session:
+    """A stand-in onnxruntime session: declared input shape, scripted output."""
+
+    def __init__(self, shape, output):
+        self.shape, self.output, self.fed = shape, output, None
+
+    def get_inputs(self):
+        return [SimpleNamespace(name="pixel_values", shape=self.shape)]
+
+    def run(self, names, feeds):
+        self.fed = feeds["pixel_values"]
+        return [self.output(self.fed)]
+
+
+def _with_session(session) -> CutoutModel:
+    model = CutoutModel(default_model_path())
+    model._session = session  # what _ensure_session would have built
+    return model
+
+
+class TestOtherModels:
+    def test_dynamic_input_size_and_imagenet_normalisation(self):
+        session = _Session(
+            ["batch", 3, "height", "width"],
+            lambda x: np.zeros((1, 1) + x.shape[2:], np.float32),
+        )
+        model = _with_session(session)
+        assert model.input_size == (1024, 1024)
+
+        model.predict(np.full((40, 60, 3), 128, np.uint8))
+        assert session.fed.shape == (1, 3, 1024, 1024)
+        expected = (128 / 255 - np.array([0.485, 0.456, 0.406])) / np.array(
+            [0.229, 0.224, 0.225]
+        )
+        assert np.allclose(session.fed[0, :, 5, 5], expected, atol=1e-4)
+
+    def test_logits_are_squashed_and_a_flat_map_means_nothing(self):
+        def halves(x):
+            out = np.full((1, 1) + x.shape[2:], -8.0, np.float32)
+            out[..., : x.shape[3] // 2] = 8.0  # BiRefNet-style logits
+            return out
+
+        prob = _with_session(_Session([1, 3, 64, 64], halves)).predict(
+            np.zeros((32, 80, 3), np.uint8)
+        )
+        assert prob.shape == (32, 80)
+        assert prob[:, :30].min() > 0.95 and prob[:, 50:].max() < 0.05
+
+        flat = _Session([1, 3, 64, 64], lambda x: np.full((1, 1, 64, 64), 0.4))
+        assert not _with_session(flat).predict(np.zeros((32, 32, 3), np.uint8)).any()
 
 
 @pytest.mark.parametrize(
