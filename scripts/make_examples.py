@@ -203,10 +203,13 @@ def main() -> None:
             suggestions="soft light", seed=2, variant=0),
         "shoot-tshirt-mannequin.jpg": ShootSpec(
             product=shirt, scenery=studio, figure=mannequin, industry="fashion",
-            suggestions="bright airy", seed=1, variant=0),
+            suggestions="bright airy", seed=1, variant=1),
         "shoot-bottle-beach.jpg": ShootSpec(
             product=bottle, scenery=beach, industry="electronics",
             suggestions="golden hour", seed=3, variant=2),
+        "shoot-bottle-moody.jpg": ShootSpec(
+            product=bottle, scenery=engine.scenery("dark concrete, dramatic", seed=0),
+            industry="cosmetics", suggestions="dark moody, side light", seed=4),
     }
     for name, spec in shots.items():
         save(args.out / name, engine.shoot(spec).image)
