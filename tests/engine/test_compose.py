@@ -3,6 +3,8 @@ industries and words steer the frame, and seeds reproduce."""
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -182,6 +184,14 @@ class TestLayers:
         a = shot.foreground[..., 3:].astype(np.float32) / 255
         redone = shot.foreground[..., :3] * a + shot.background * (1 - a)
         assert np.abs(redone - shot.image).mean() < 1.5
+
+    def test_params_are_plain_json(self):
+        shot = shoot(seed=2, product=shirt(), figure=torso_figure(),
+                     industry="fashion")
+        params = json.loads(json.dumps(shot.params))
+        assert params["aspect"] in ("4:5", "2:3", "1:1", "3:2")
+        assert params["placement"] == "worn"
+        assert set(params["figure_keypoints"]) == set(torso_figure().keypoints)
 
     def test_default_scenery_is_a_studio(self):
         shot = render_shoot(ShootSpec(product=flat_product(), seed=3, long_side=384))
