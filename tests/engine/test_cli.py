@@ -37,6 +37,28 @@ class TestWrites:
         assert img.shape == (200, 300, 3)
         assert img.std() > 2  # a picture, not a flat fill
 
+    def test_packshot_png_on_a_colour(self, product_file, tmp_path):
+        out = tmp_path / "pack.png"
+        result = runner.invoke(render_app, ["packshot", str(product_file), "-o",
+                                            str(out), "--size", "400",
+                                            "--background", "#e0f0ff"])
+        assert result.exit_code == 0, result.output
+        img = decode(out)
+        assert img.shape == (400, 400, 3)
+        assert np.abs(img[5, 5].astype(int) - (0xE0, 0xF0, 0xFF)).max() <= 3
+        red = (np.abs(img.astype(int) - (200, 40, 50)).sum(axis=2) < 40).sum()
+        assert red > 2000
+
+    def test_mannequin_png_keeps_transparency(self, tmp_path):
+        out = tmp_path / "form.png"
+        result = runner.invoke(render_app, ["mannequin", "slim matte black", "-o",
+                                            str(out), "--seed", "3"])
+        assert result.exit_code == 0, result.output
+        with Image.open(out) as image:
+            rgba = np.asarray(image.convert("RGBA"))
+        assert rgba[0, 0, 3] == 0  # the corner is background
+        assert (rgba[..., 3] == 255).mean() > 0.05
+
     def test_shoot_count_writes_numbered_files(self, product_file, tmp_path):
         out = tmp_path / "shots" / "shot.png"
         result = runner.invoke(render_app, [
