@@ -3,7 +3,8 @@
 ``render_video`` moves a camera over one image (with parallax when the shot's
 layers are given); ``render_reel`` joins several such clips with transitions.
 Frames are rendered one at a time and streamed to the encoder, so memory does not
-grow with the length of a video or the number of images in a reel.
+grow with the length of a video or the number of images in a reel. Durations are
+rounded to whole frames; ``VideoInfo`` reports what was written.
 
 Output is H.264 (libx264, yuv420p, BT.601 matrix tagged in the stream) in MP4 with
 the ``moov`` index at the front (``+faststart``) so browsers start playing before
@@ -15,6 +16,7 @@ path ``out`` is replaced atomically (no half-written file on error), a file-like
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -27,7 +29,14 @@ import av
 import cv2
 import numpy as np
 
-from lightbox.engine.motion import Clip, ease, parse_motion, parse_transition
+from lightbox.engine.motion import (
+    Motion,
+    ease,
+    parse_motion,
+    parse_transition,
+    plan_path,
+    stage,
+)
 from lightbox.engine.types import EngineError
 
 Layers = tuple[np.ndarray, np.ndarray]  # (background RGB, foreground RGBA)
@@ -83,7 +92,7 @@ def render_video(
 
     frames = max(1, round(seconds * fps))
     motion = parse_motion(suggestion, seed=seed)
-    clip = Clip(image, layers, motion=motion, frames=frames, fps=fps,
+    clip = _Clip(image, layers, motion=motion, frames=frames, fps=fps,
                 size=(width, height))
     poster_at = frames // 3
     poster = None
@@ -136,14 +145,14 @@ def render_reel(
     if first is None:
         raise EngineError("images: the reel needs at least one image")
 
-    def clip_for(item, index: int, last: bool) -> tuple[Clip, int, int]:
+    def clip_for(item, index: int, last: bool) -> tuple[_Clip, int, int]:
         if index >= MAX_REEL_IMAGES:
             raise EngineError(f"images: more than {MAX_REEL_IMAGES} images")
         image, layers = _check_item(item, index)
         start = 0 if index == 0 else index * per - half
         end = (index + 1) * per if last else (index + 1) * per - half + mix
         motion = parse_motion(suggestion, seed=seed, index=index, default=None)
-        clip = Clip(image, layers, motion=motion, frames=end - start, fps=fps,
+        clip = _Clip(image, layers, motion=motion, frames=end - start, fps=fps,
                     size=(width, height))
         return clip, start, end
 
@@ -202,6 +211,118 @@ def _blend(old: np.ndarray, new: np.ndarray, weight: float, style: str) -> np.nd
         return cv2.blendLinear(old, new, w_old, 1.0 - w_old)
 
     return cv2.addWeighted(old, 1.0 - weight, new, weight, 0.0)
+
+
+class _Clip:
+    """One image's camera move, prepared so that a frame is one or two warps.
+
+    The stage (the image, fitted to the output's aspect) is cropped to what the
+    move ever shows and scaled once to about the output's resolution; a frame is
+    then a bilinear ``warpAffine`` of that plate, plus, with layers, a warp of the
+    product layer over the region it covers, composited premultiplied.
+    """
+
+    def __init__(self, image: np.ndarray, layers, *, motion: Motion, frames: int,
+                 fps: int, size: tuple[int, int]) -> None:
+        self._size = size
+        base, foreground, focus, anchor, box = stage(image, layers, size)
+
+        width, height = size
+        stage_h, stage_w = base.shape[:2]
+        cover = max(width / stage_w, height / stage_h)
+        visible = (width / (cover * stage_w), height / (cover * stage_h))
+        path = plan_path(motion, seconds=frames / fps, visible=visible, focus=focus,
+                         anchor=anchor, box=box, layered=foreground is not None)
+
+        self._fg = None
+        if foreground is not None:
+            self._fg = _Plate(foreground, path.states(frames, path.depths[0]),
+                              cover, size)
+            self._base = _Plate(base, path.states(frames, path.depths[1]), cover,
+                                size)
+        else:
+            self._base = _Plate(base, path.states(frames, 1.0), cover, size)
+
+    def frame(self, index: int) -> np.ndarray:
+        """The RGB frame ``index`` (a new array the caller may keep)."""
+        width, height = self._size
+        frame = cv2.warpAffine(self._base.rgb, self._base.matrices[index],
+                               (width, height), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
+        if self._fg is not None and self._fg.rgb is not None:
+            self._composite(frame, self._fg.matrices[index])
+        return frame
+
+    def _composite(self, frame: np.ndarray, matrix: np.ndarray) -> None:
+        # Only the part of the frame the product layer lands on is warped and
+        # blended: products usually cover a fraction of the frame.
+        height, width = frame.shape[:2]
+        plate_h, plate_w = self._fg.rgb.shape[:2]
+        xs = matrix[0, 0] * np.array([-0.5, plate_w - 0.5]) + matrix[0, 2]
+        ys = matrix[1, 1] * np.array([-0.5, plate_h - 0.5]) + matrix[1, 2]
+        x0, x1 = max(0, math.floor(xs.min())), min(width, math.ceil(xs.max()) + 1)
+        y0, y1 = max(0, math.floor(ys.min())), min(height, math.ceil(ys.max()) + 1)
+        if x1 <= x0 or y1 <= y0:
+            return
+
+        shifted = matrix.copy()
+        shifted[0, 2] -= x0
+        shifted[1, 2] -= y0
+        region = (x1 - x0, y1 - y0)
+        warp = {"flags": cv2.INTER_LINEAR, "borderMode": cv2.BORDER_CONSTANT,
+                "borderValue": 0}
+        rgb = cv2.warpAffine(self._fg.rgb, shifted, region, **warp)
+        alpha = cv2.warpAffine(self._fg.alpha, shifted, region, **warp)
+        behind = cv2.multiply(frame[y0:y1, x0:x1], cv2.merge([255 - alpha] * 3),
+                              scale=1 / 255)
+        frame[y0:y1, x0:x1] = cv2.add(behind, rgb)
+
+
+class _Plate:
+    """A layer cropped to what the move shows, scaled once, with its matrices."""
+
+    def __init__(self, stage: np.ndarray, states: np.ndarray, cover: float,
+                 size: tuple[int, int]) -> None:
+        width, height = size
+        stage_h, stage_w = stage.shape[:2]
+        zoom, cx, cy = states[:, 0], states[:, 1], states[:, 2]
+        k = cover * zoom  # stage pixels -> output pixels, per frame
+
+        # The union of every frame's view, plus a pixel or two for the filter.
+        x0 = max(0, math.floor((cx * stage_w - width / (2 * k)).min()) - 2)
+        x1 = min(stage_w, math.ceil((cx * stage_w + width / (2 * k)).max()) + 2)
+        y0 = max(0, math.floor((cy * stage_h - height / (2 * k)).min()) - 2)
+        y1 = min(stage_h, math.ceil((cy * stage_h + height / (2 * k)).max()) + 2)
+        if stage.shape[2] == 4:
+            # A product layer only needs the box its pixels occupy.
+            ys, xs = np.nonzero(stage[y0:y1, x0:x1, 3])
+            if xs.size == 0:
+                self.rgb = None
+                return
+            x0, x1 = x0 + max(0, xs.min() - 2), x0 + min(x1 - x0, xs.max() + 3)
+            y0, y1 = y0 + max(0, ys.min() - 2), y0 + min(y1 - y0, ys.max() + 3)
+
+        scale = float(k.max())
+        plate_w = max(1, round((x1 - x0) * scale))
+        plate_h = max(1, round((y1 - y0) * scale))
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+        plate = cv2.resize(stage[y0:y1, x0:x1], (plate_w, plate_h),
+                           interpolation=interpolation)
+        sx, sy = plate_w / (x1 - x0), plate_h / (y1 - y0)
+
+        # Plate pixel p sits at stage edge-coordinate (p + 0.5) / s + x0, and the
+        # stage point cx * stage_w lands on the output centre.
+        self.matrices = np.zeros((len(states), 2, 3))
+        self.matrices[:, 0, 0] = k / sx
+        self.matrices[:, 1, 1] = k / sy
+        self.matrices[:, 0, 2] = (0.5 / sx + x0 - cx * stage_w) * k + width / 2 - 0.5
+        self.matrices[:, 1, 2] = (0.5 / sy + y0 - cy * stage_h) * k + height / 2 - 0.5
+        if stage.shape[2] == 4:
+            self.alpha = np.ascontiguousarray(plate[..., 3])
+            # Cubic overshoot must not leave colour brighter than its coverage.
+            self.rgb = np.minimum(plate[..., :3], self.alpha[..., None])
+        else:
+            self.rgb = plate
 
 
 class _Writer:
