@@ -353,7 +353,8 @@ class TestValidation:
         ({"seconds": float("nan")}, "seconds"), ({"fps": 0}, "fps"),
         ({"fps": 61}, "fps"), ({"fps": 2.5}, "fps"), ({"size": (271, 480)}, "size"),
         ({"size": (270, 2162)}, "size"), ({"size": (8, 480)}, "size"),
-        ({"size": "big"}, "size"),
+        ({"size": "big"}, "size"), ({"suggestion": None}, "suggestion"),
+        ({"seed": 1.5}, "seed"),
     ])
     def test_bad_options_name_the_field(self, options, field):
         image, _ = scene()
@@ -379,6 +380,9 @@ class TestValidation:
             render_reel([], io.BytesIO())
         with pytest.raises(EngineError, match="transition"):
             render_reel([image], io.BytesIO(), seconds_per_image=1.0, transition=0.6)
+        with pytest.raises(EngineError, match="images"):  # 11 x 30 s > 300 s
+            render_reel(iter([image] * 11), io.BytesIO(), seconds_per_image=30,
+                        fps=1, size=SIZE)
         with pytest.raises(EngineError, match="out"):
             render_video(image, 42, fps=10, size=SIZE)
         with pytest.raises(EngineError, match="out"):

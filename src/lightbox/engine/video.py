@@ -45,6 +45,7 @@ Out = str | os.PathLike | BinaryIO
 MAX_SIDE = 2160
 MIN_SIDE = 16
 MAX_REEL_IMAGES = 100
+MAX_REEL_SECONDS = 300
 CRF = 21  # visually clean for product shots at a few Mbit/s
 # 'veryfast' keeps a 5 s 1080x1920 video well inside its time budget on 2 cores;
 # 'faster' costs ~30% more time for a few percent smaller files.
@@ -87,6 +88,7 @@ def render_video(
     width, height = _check_size(size)
     fps = _check_fps(fps)
     seconds = _check_range("seconds", seconds, 1.0, 30.0)
+    _check_words(suggestion, seed)
     _check_rgb("image", image)
     layers = _check_layers("layers", layers, image)
 
@@ -132,6 +134,7 @@ def render_reel(
     fps = _check_fps(fps)
     per_image = _check_range("seconds_per_image", seconds_per_image, 0.5, 30.0)
     transition = _check_range("transition", transition, 0.0, per_image / 2)
+    _check_words(suggestion, seed)
     style = parse_transition(suggestion)
     per = max(1, round(per_image * fps))
     mix = min(round(transition * fps), per // 2)
@@ -146,8 +149,9 @@ def render_reel(
         raise EngineError("images: the reel needs at least one image")
 
     def clip_for(item, index: int, last: bool) -> tuple[_Clip, int, int]:
-        if index >= MAX_REEL_IMAGES:
-            raise EngineError(f"images: more than {MAX_REEL_IMAGES} images")
+        if index >= MAX_REEL_IMAGES or (index + 1) * per > MAX_REEL_SECONDS * fps:
+            raise EngineError(f"images: a reel holds at most {MAX_REEL_IMAGES} "
+                              f"images and lasts at most {MAX_REEL_SECONDS} s")
         image, layers = _check_item(item, index)
         start = 0 if index == 0 else index * per - half
         end = (index + 1) * per if last else (index + 1) * per - half + mix
@@ -425,6 +429,13 @@ def _check_range(name: str, value, low: float, high: float) -> float:
     if not low <= float(value) <= high:  # also refuses NaN
         raise EngineError(f"{name}: {value} is outside {low:g}..{high:g}")
     return float(value)
+
+
+def _check_words(suggestion, seed) -> None:
+    if not isinstance(suggestion, str):
+        raise EngineError(f"suggestion: expected text, got {suggestion!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise EngineError(f"seed: expected a whole number, got {seed!r}")
 
 
 def _check_rgb(name: str, image, channels: int = 3) -> None:
