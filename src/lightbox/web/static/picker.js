@@ -46,6 +46,11 @@
   function apply(thumb, voting) {
     thumb.dataset.voting = voting || "";
     if (thumbs[index] === thumb) show(index);
+    // The ZIP link is usable once anything is approved.
+    var zip = document.getElementById("download-zip");
+    var any = thumbs.some(function (t) { return t.dataset.voting === "APPROVED"; });
+    if (any) zip.removeAttribute("aria-disabled");
+    else zip.setAttribute("aria-disabled", "true");
   }
 
   function vote(voting) {
