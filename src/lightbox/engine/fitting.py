@@ -109,6 +109,10 @@ def dress(prod, pbox, fsrc, fbox, keys, kind: str, plan: Plan, base_y: float):
     and a perspective warp follows the shoulder tilt and the hips. The figure's
     forearms are drawn again on top, where they hang in front of the garment.
     """
+    # Limitation: a perspective warp plus a sleeve bend, not a drape: coats with an
+    # open front, trousers or very loose cuts sit only roughly, and fabric gets no
+    # new folds. A garment-warping network (or a mesh fitted to the keypoints)
+    # behind this function would lift it.
     needed = ("neck", "left_shoulder", "right_shoulder")
     if any(k not in keys for k in needed):
         return beside(prod, pbox, fsrc, fbox, keys, plan, base_y)

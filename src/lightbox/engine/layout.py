@@ -132,6 +132,9 @@ def plan_shot(
 
     roll = float(rng.uniform(-MAX_ROLL_DEG, MAX_ROLL_DEG))
     # Table tops are shot looking down a little; other frames tilt either way.
+    # Limitation: the product is a 2-D cutout, so the keystone tilts its outline
+    # but never shows its top; a product photographed from above (or a 3-D or
+    # multi-view product model) would be needed for real top-down framing.
     if profile == "food" or framing == "top":
         tilt = float(rng.uniform(0.03, 0.06)) + (0.02 if framing == "top" else 0.0)
     else:
