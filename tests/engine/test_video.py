@@ -345,6 +345,7 @@ class TestWords:
         assert parse_transition("") == "crossfade"
         assert parse_transition("quick slide") == "slide"
         assert parse_transition("soft wipe") == "wipe"
+        assert parse_transition("slow push-in") == "crossfade"
 
 
 class TestValidation:

@@ -22,15 +22,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-KINDS = ("push", "pull", "pan", "orbit")
-TRANSITIONS = ("crossfade", "slide", "wipe")
-
 # First match wins, so "zoom out" is a pull before "zoom" can make it a push.
 _WORDS = (
     ("pull", ("pull out", "zoom out", "pull back", "dolly out", "reveal",
               "revealing", "pullout")),
-    ("orbit", ("orbit", "orbiting", "parallax", "3d", "around", "rotate",
-               "rotating", "depth")),
+    ("orbit", ("orbit", "orbiting", "parallax", "3d", "rotate", "rotating")),
     ("pan", ("pan", "panning", "left", "right", "truck", "sideways", "tracking")),
     ("push", ("push", "push in", "pushing", "zoom", "zoom in", "zooming", "dolly",
               "slow")),
@@ -52,7 +48,7 @@ _SEED_MOTION = 0x6D6F74  # mixes the seed for choices made about motion
 
 @dataclass(frozen=True)
 class Motion:
-    kind: str  # one of KINDS
+    kind: str  # "push", "pull", "pan" or "orbit"
     direction: int  # +1: the camera travels right (content slides left), -1: left
     strength: float  # 1 normal, below 1 slow or subtle, above 1 dynamic
 
@@ -148,8 +144,9 @@ def parse_motion(suggestion: str, *, seed: int, index: int = 0,
 
 
 def parse_transition(suggestion: str) -> str:
+    """The transition between a reel's images: crossfade (default), slide or wipe."""
     words = set(re.findall(r"[a-z]+", suggestion.lower()))
-    if words & {"slide", "swipe", "push"} and "fade" not in words:
+    if words & {"slide", "slides", "swipe"} and "fade" not in words:
         return "slide"
     if "wipe" in words:
         return "wipe"
