@@ -255,11 +255,11 @@ class TestMissingInputs:
 
     def test_a_kind_without_a_renderer_fails_cleanly(self, shop):
         with shop.rt.db.session() as session:
-            session.add(Record(id="vid_test", team_id=shop.team_id, kind="video",
-                               name="clip", params={"seed": 1}))
+            session.add(Record(id="img_hologram", team_id=shop.team_id,
+                               kind="hologram", name="?", params={"seed": 1}))
 
-        tasks.render_record(shop.rt, "vid_test")
+        tasks.render_record(shop.rt, "img_hologram")
 
-        record = shop.record("vid_test")
+        record = shop.record("img_hologram")
         assert (record.status, record.attempts) == (FAILED, 1)
-        assert record.error == "Records of kind 'video' cannot be rendered here."
+        assert record.error == "Records of kind 'hologram' cannot be rendered here."

@@ -23,6 +23,7 @@ from lightbox.engine.types import Figure, Scenery, ShootSpec
 from lightbox.errors import NotFound
 from lightbox.generation.models import DONE, Record
 from lightbox.media import renditions
+from lightbox.videos.render import render_reel_record, render_video_record
 
 if TYPE_CHECKING:
     from lightbox.runtime import Runtime
@@ -267,9 +268,7 @@ _RENDERERS = {
     "scenery": _render_scenery,
     "packshot": _render_packshot,
     "image": _render_image,
+    # Videos and reels render in their own package (it imports this one lazily).
+    "video": render_video_record,
+    "reel": render_reel_record,
 }
-
-# Videos and reels render in their own package (it imports this one lazily).
-from lightbox.videos.render import render_reel_record, render_video_record
-
-_RENDERERS.update(video=render_video_record, reel=render_reel_record)
