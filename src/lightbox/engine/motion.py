@@ -201,25 +201,20 @@ def plan_path(motion: Motion, *, seconds: float, visible: tuple[float, float],
     # the pan's zoom; a push would suit such framings better.
     wanted = 0.05 * seconds * s * vw / z0
     lo, hi = vw / (2 * z0), 1.0 - vw / (2 * z0)
-    cover = (lo, hi, max(abs(d) for d in depths))
+    sweep = max(abs(d) for d in depths)
+    travel = min(wanted, (hi - lo) / sweep)
+    low, high = lo + sweep * travel / 2, hi - sweep * travel / 2
     reach = (0.5 - 0.04) * vw / z1  # frame half-width less a 4% margin
-    tries = [[cover]]
     if box is not None and box[2] - box[0] < 2 * reach:
-        tries.insert(0, [cover, (box[2] - reach, box[0] + reach, abs(depths[0]))])
-    longest = min(wanted, (hi - lo) / cover[2])
-    for bounds in tries:
-        travel = longest
-        while travel > longest / 3:
-            low = max(b_lo + d * travel / 2 for b_lo, _, d in bounds)
-            high = min(b_hi - d * travel / 2 for _, b_hi, d in bounds)
-            if low <= high:
+        keep = abs(depths[0]) / 2  # the product layer's sweep per unit travel
+        shorter = travel
+        while shorter > travel / 3:
+            p_low = max(lo + sweep * shorter / 2, box[2] - reach + keep * shorter)
+            p_high = min(hi - sweep * shorter / 2, box[0] + reach - keep * shorter)
+            if p_low <= p_high:
+                travel, low, high = shorter, p_low, p_high
                 break
-            travel *= 0.85
-        else:
-            continue
-        break
-    else:
-        travel, low, high = longest, 0.5, 0.5
+            shorter *= 0.85
     mid = min(max(fx, low), high)
     cy = _clamp_centre(fy, vh / z0)
     start = State(z0, mid - motion.direction * travel / 2, cy)
