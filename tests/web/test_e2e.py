@@ -68,6 +68,7 @@ class Shots:
         self.phone_page = self.phone.new_page()
 
     def take(self, page, name: str, *, phone: bool = True, mask=()) -> None:
+        page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(self.folder / f"{name}-desktop.png"),
                         full_page=False, mask=list(mask))
         if phone:
