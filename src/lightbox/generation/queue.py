@@ -96,6 +96,8 @@ class RenderQueue:
 
         def render_record(record_id: str, request_id: str | None = None) -> None:
             render = self._render
+            # Imported on first use: a process that only enqueues (or a test of
+            # delivery) never loads the rendering stack.
             if render is None:
                 from lightbox.generation.tasks import render_record as render
             render(self.runtime, record_id, request_id=request_id)
