@@ -266,12 +266,17 @@ class TestQueryPlan:
             if "records" in statement:
                 statements.append(statement)
 
-        event.listen(runtime.db.engine, "before_cursor_execute", remember)
+        # GETs may run on the read-only engine (SQLite) or the main one.
+        engines = {runtime.db.engine, getattr(runtime.db, "read_engine",
+                                              runtime.db.engine)}
+        for engine in engines:
+            event.listen(engine, "before_cursor_execute", remember)
         try:
             assert len(ids(api, "/models", statusFilter="approved")) == 0
             assert len(ids(api, "/models", limit=2)) == 2
         finally:
-            event.remove(runtime.db.engine, "before_cursor_execute", remember)
+            for engine in engines:
+                event.remove(engine, "before_cursor_execute", remember)
 
         assert len(statements) == 2
 

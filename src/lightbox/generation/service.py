@@ -18,7 +18,16 @@ from functools import partial
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import String, and_, func, or_, select, type_coerce
+from sqlalchemy import (
+    String,
+    and_,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from lightbox import metrics
@@ -311,10 +320,9 @@ def list_records(
     c = Record.__table__.c
     query = select(*_list_columns()).where(c.team_id == team_id, c.kind == kind)
 
-    if status_filter == "rejected":
-        query = query.where(c.archived.is_(True))
-    else:
-        query = query.where(c.archived.is_(False))
+    # "= true/false", not "IS": PostgreSQL only uses an index for equality.
+    archived = true() if status_filter == "rejected" else false()
+    query = query.where(c.archived == archived)
     if status_filter == "approved":
         query = query.where(c.voting == APPROVED)
     if product_id is not None:
