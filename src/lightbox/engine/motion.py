@@ -7,10 +7,11 @@ the scale at which the stage just covers the output frame (1 = cover), and
 stage's width and height. Every state a path yields keeps the output covered, so
 frames never show a border.
 
-With layers, each layer follows the camera by its own *depth* factor: 1 moves with
-the camera, 0.4 moves less (far away), a negative factor moves against it (the
-subject an orbiting camera circles). All layers coincide at the path's alignment
-time, where the frame equals the still photograph.
+With layers, each layer follows the camera's zoom and its sideways travel by its
+own *depth* factors: 1 moves with the camera, 0.4 moves less (far away), a
+negative factor moves against it (the subject an orbiting camera circles). All
+layers coincide at the path's alignment time, where the frame equals the still
+photograph.
 """
 
 from __future__ import annotations
@@ -35,12 +36,14 @@ _SLOW = ("slow", "slowly", "subtle", "gentle", "calm")
 _FAST = ("fast", "dynamic", "energetic", "quick")
 _MASK64 = (1 << 64) - 1
 
-# Per-kind depth factors (foreground, background) for layered shots.
+# Per-kind (zoom, travel) depth factors of the foreground and the background. An
+# orbit sweeps the background past a product that drifts slightly the other way
+# and grows a little, as if the camera arced in around it.
 _DEPTHS = {
-    "push": (1.0, 0.4),
-    "pull": (1.0, 0.4),
-    "pan": (1.0, 0.45),
-    "orbit": (-0.35, 1.0),
+    "push": ((1.0, 1.0), (0.4, 0.4)),
+    "pull": ((1.0, 1.0), (0.4, 0.4)),
+    "pan": ((1.0, 1.0), (0.45, 0.45)),
+    "orbit": ((1.0, -0.35), (0.4, 1.0)),
 }
 
 _SEED_MOTION = 0x6D6F74  # mixes the seed for choices made about motion
@@ -67,13 +70,13 @@ class Path:
     start: State
     end: State
     align: float  # time in 0..1 at which every layer shows the still photo
-    depths: tuple[float, ...]  # per layer: (1.0,) or (foreground, background)
+    depths: tuple[tuple[float, float], ...]  # per layer: (zoom, travel) factors
     visible: tuple[float, float]  # stage fraction (w, h) seen at zoom 1
     # Layered zooms scale about this stage point (the product's base), so every
     # layer keeps it on the same spot and the product does not slide on its floor.
     anchor: tuple[float, float] | None = None
 
-    def states(self, frames: int, depth: float) -> np.ndarray:
+    def states(self, frames: int, depth: tuple[float, float]) -> np.ndarray:
         """``(frames, 3)`` array of zoom, cx, cy for one layer, every frame."""
         t = np.linspace(0.0, 1.0, frames) if frames > 1 else np.zeros(1)
         eased = ease(t)
@@ -85,13 +88,14 @@ class Path:
         cy = self.start.cy + (self.end.cy - self.start.cy) * eased
 
         # The layer keeps the aligned state plus `depth` times the camera's move.
+        zoom_depth, travel_depth = depth
         log_za = log_z0 + (log_z1 - log_z0) * a
         cxa = self.start.cx + (self.end.cx - self.start.cx) * a
         cya = self.start.cy + (self.end.cy - self.start.cy) * a
-        zoom = np.exp(log_za + depth * (log_z - log_za))
+        zoom = np.exp(log_za + zoom_depth * (log_z - log_za))
         if self.anchor is None:
-            cx = cxa + depth * (cx - cxa)
-            cy = cya + depth * (cy - cya)
+            cx = cxa + travel_depth * (cx - cxa)
+            cy = cya + travel_depth * (cy - cya)
         else:
             ax, ay = self.anchor
             za = math.exp(log_za)
@@ -168,7 +172,7 @@ def plan_path(motion: Motion, *, seconds: float, visible: tuple[float, float],
     vw, vh = visible
     s = motion.strength
     fx, fy = focus
-    depths = _DEPTHS[motion.kind] if layered else (1.0,)
+    depths = _DEPTHS[motion.kind] if layered else ((1.0, 1.0),)
 
     if motion.kind in ("push", "pull"):
         # About 2.8% zoom per second reads as a calm, deliberate dolly.
@@ -194,19 +198,19 @@ def plan_path(motion: Motion, *, seconds: float, visible: tuple[float, float],
     else:
         z0 = 1.05 + 0.004 * seconds * s
         z1 = z0 * (1.0 + 0.012 * seconds * s)
-    # Each layer's centre sweeps mid +- |depth| * travel / 2. Every layer must
+    # Each layer's centre sweeps mid +- |travel depth| * travel / 2. Every layer must
     # keep the frame covered; the product's layer should keep the product whole,
     # for which the move may shrink to a third.
     # Limitation: a product within ~5% of the photo's edge can still be cut by
     # the pan's zoom; a push would suit such framings better.
     wanted = 0.05 * seconds * s * vw / z0
     lo, hi = vw / (2 * z0), 1.0 - vw / (2 * z0)
-    sweep = max(abs(d) for d in depths)
+    sweep = max(abs(d[1]) for d in depths)
     travel = min(wanted, (hi - lo) / sweep)
     low, high = lo + sweep * travel / 2, hi - sweep * travel / 2
     reach = (0.5 - 0.04) * vw / z1  # frame half-width less a 4% margin
     if box is not None and box[2] - box[0] < 2 * reach:
-        keep = abs(depths[0]) / 2  # the product layer's sweep per unit travel
+        keep = abs(depths[0][1]) / 2  # the product layer's sweep per unit travel
         shorter = travel
         while shorter > travel / 3:
             p_low = max(lo + sweep * shorter / 2, box[2] - reach + keep * shorter)

@@ -245,7 +245,8 @@ class _Clip:
             self._base = _Plate(base, path.states(frames, path.depths[1]), cover,
                                 size)
         else:
-            self._base = _Plate(base, path.states(frames, 1.0), cover, size)
+            self._base = _Plate(base, path.states(frames, path.depths[0]), cover,
+                                size)
 
     def frame(self, index: int) -> np.ndarray:
         """The RGB frame ``index`` (a new array the caller may keep)."""
