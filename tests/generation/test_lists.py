@@ -221,7 +221,7 @@ class TestPages:
 
 
 class TestRecordShape:
-    def test_done_record_has_working_media_urls(self, api, server):
+    def test_done_record_has_working_media_urls(self, api):
         model = upload(api, "model", name="Anna")
 
         item = listed(api, "/models")[0]
@@ -231,7 +231,8 @@ class TestRecordShape:
         assert (item["status"], item["voting"]) == ("DONE", "APPROVED")
         assert "error" not in item
         for url in (item["thumbnail"], item["imageUrl"]):
-            assert url.startswith(f"{server.url}/media/teams/{api.team_id}/")
+            # Served by the API (local media) or the object store (S3).
+            assert f"/teams/{api.team_id}/models/{model['id']}/" in url
         # Plain GETs without the API key, as an <img> tag would.
         thumb = httpx.get(item["thumbnail"])
         full = httpx.get(item["imageUrl"])
@@ -310,12 +311,19 @@ class TestQueryPlan:
 
         statement, parameters = captured[0]
         with runtime.db.engine.connect() as conn:
-            plan = " | ".join(
-                row[-1] for row in
-                conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
-            )
-        assert "USING INDEX ix_records_team_kind" in plan, plan
-        assert "TEMP B-TREE" not in plan, plan
+            if runtime.db.is_sqlite:
+                plan = " | ".join(str(row[-1]) for row in conn.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN " + statement, parameters))
+                assert "USING INDEX ix_records_team_kind" in plan, plan
+                assert "TEMP B-TREE" not in plan, plan
+            else:
+                # A near-empty table would be scanned whole; ask what the plan
+                # is once that stops being cheaper.
+                conn.exec_driver_sql("SET enable_seqscan = off")
+                plan = " | ".join(row[0] for row in conn.exec_driver_sql(
+                    "EXPLAIN " + statement, parameters))
+                assert "Index Scan Backward using ix_records_team_kind" in plan, plan
+                assert "Sort" not in plan, plan
 
 
 class TestSerializers:

@@ -172,7 +172,14 @@ class TestCli:
 
         photo = tmp_path / "studio-wall.jpg"
         photo.write_bytes(room_photo())
-        runner = CliRunner()
+        # The same instance as the server: its data dir and, in the scaled
+        # mode, its database, queue and object store.
+        runner = CliRunner(env={
+            f"LIGHTBOX_{name.upper()}": getattr(settings, name)
+            for name in ("database_url", "queue_url", "media_url", "redis_url",
+                         "secret_key")
+            if getattr(settings, name)
+        })
         base = ["--data-dir", str(settings.data_dir)]
 
         added = runner.invoke(app, [*base, "sceneries", "add", str(photo),
