@@ -17,11 +17,11 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from conftest import REQUIRE_SERVICES
 from factories import image_bytes
 from PIL import Image
 from sqlalchemy import select, text
 
-from conftest import REQUIRE_SERVICES
 from lightbox.credits import service as credits
 from lightbox.generation.models import Record
 

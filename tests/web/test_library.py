@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
+from conftest import wait_for
 from factories import image_bytes
 from sqlalchemy import select
 
-from conftest import wait_for
 from lightbox.accounts import service as accounts
 from lightbox.accounts.models import User
 from lightbox.catalog.models import Preset

@@ -9,11 +9,11 @@ import zipfile
 
 import httpx
 import numpy as np
+from conftest import wait_for
 from factories import image_bytes
 from PIL import Image
 from sqlalchemy import select
 
-from conftest import wait_for
 from lightbox.accounts.models import ApiKey, Invitation
 from lightbox.catalog.models import Product
 from lightbox.generation.models import Record
@@ -242,7 +242,7 @@ def test_no_page_or_action_of_one_team_reaches_another(web, browser, signup,
     for path in (f"/orders/{order_id}", f"/orders/{order_id}/records",
                  f"/picker?order={order_id}", f"/picker?product={product_id}",
                  f"/picker/download.zip?order={order_id}",
-                 f"/shoot?product=", "/presets/preset_nope"):
+                 "/shoot?product=", "/presets/preset_nope"):
         response = e.get(path)
         if path.startswith("/shoot"):
             assert product_id not in response.text

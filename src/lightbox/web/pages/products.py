@@ -61,7 +61,7 @@ def compute_cutouts(runtime: Runtime, team_id: str, product_ids: list[str]) -> N
                                               product_id=product_id)
                 catalog.product_cutout(session, runtime.storage, runtime.engine,
                                        product)
-        except Exception as exc:  # the shoot computes it later; just say so
+        except Exception as exc:  # noqa: BLE001 - the shoot computes it later
             log.warning("web.cutout_failed", product_id=product_id,
                         error=type(exc).__name__)
 
