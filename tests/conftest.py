@@ -4,6 +4,15 @@
 talk to it with httpx exactly as a customer's script would. Test modules import
 helpers by bare name (pytest.ini puts tests/ on the path): ``from conftest import
 wait_for, require_service``, ``from factories import image_bytes``.
+
+Every test that uses ``server`` runs twice, once per ``mode``: "embedded" (SQLite,
+the SQLite queue, local files, the in-memory rate limiter) and "scaled" (a fresh
+PostgreSQL database, Huey on Redis under a queue name of its own, the Redis rate
+limiter, S3 on a moto server, presigned URLs). One suite, the same code paths:
+the scaled settings are applied to whatever ``settings`` the test chose, just
+before its runtime is built. ``LIGHTBOX_TEST_MODES=embedded`` runs one mode only.
+Scaled tests skip when PostgreSQL or Redis is not running, and fail instead with
+``LIGHTBOX_REQUIRE_SERVICES=1`` (CI).
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +37,14 @@ POSTGRES_URL = os.environ.get(
     "LIGHTBOX_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("LIGHTBOX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+MODES = [m.strip() for m in os.environ.get("LIGHTBOX_TEST_MODES",
+                                            "embedded,scaled").split(",")
+         if m.strip()]
+S3_BUCKET = "lightbox-test"
+# Modules whose tests are about one backend by design: they run embedded only.
+# The /media route tests check the API's own signed URLs, which scaled mode
+# replaces with the store's presigned ones (and tests/media/test_s3.py covers).
+EMBEDDED_ONLY = ("tests/media/test_routes.py",)
 
 
 def require_service(name: str, probe) -> None:
@@ -59,18 +77,164 @@ def test_settings(data_dir: Path, **overrides) -> Settings:
 test_settings.__test__ = False  # a factory, not a test
 
 
+def pytest_generate_tests(metafunc) -> None:
+    # Only HTTP tests run in both modes: they cover the whole API, and doubling
+    # the engine and unit tests would buy nothing but CI time.
+    if "mode" not in metafunc.fixturenames or "server" not in metafunc.fixturenames:
+        return
+    if any(str(metafunc.definition.path).endswith(path) for path in EMBEDDED_ONLY):
+        return
+    if any(mark.name == "parametrize" and "mode" in mark.args[0]
+           for mark in metafunc.definition.iter_markers()):
+        return
+    metafunc.parametrize("mode", MODES, indirect=True)
+
+
+@pytest.fixture
+def mode(request) -> str:
+    """"embedded" or "scaled"; tests that use ``server`` get both."""
+    value = getattr(request, "param", "embedded")
+    if value not in ("embedded", "scaled"):
+        raise ValueError(f"LIGHTBOX_TEST_MODES: unknown mode {value!r}")
+    return value
+
+
+@dataclass
+class ScaledServices:
+    """The shared servers of the scaled mode, probed and started once."""
+
+    admin_dsn: str  # psycopg DSN of the PostgreSQL server's admin database
+    base_url: str  # the SQLAlchemy URL without its database name
+    template: str  # a migrated database that fresh ones are copied from
+    redis_url: str
+    s3_endpoint: str
+
+    def create_database(self) -> str:
+        import psycopg
+
+        name = f"lb_test_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        return name
+
+    def drop_database(self, name: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def apply(self, settings: Settings, *, tag: str, database: str) -> None:
+        """Point ``settings`` at the services, keeping URLs a test set itself."""
+        if not settings.database_url:
+            settings.database_url = f"{self.base_url}/{database}"
+        if not settings.queue_url:
+            settings.queue_url = self.redis_url
+            settings.queue_name = f"lightbox-test-{tag}"
+        if not settings.redis_url:
+            settings.redis_url = self.redis_url
+        if not settings.media_url:
+            settings.media_url = (f"s3://{S3_BUCKET}/{tag}?endpoint_url="
+                                  f"{self.s3_endpoint}&region=us-east-1&presign=1")
+
+
+def _probe_services() -> None:
+    import psycopg
+    import redis
+
+    admin = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://", 1)
+    require_service("PostgreSQL",
+                    lambda: psycopg.connect(admin, connect_timeout=3).close())
+    require_service("Redis", lambda: redis.Redis.from_url(
+        REDIS_URL, socket_connect_timeout=1).ping())
+
+
+@pytest.fixture(scope="session")
+def scaled_services():
+    """PostgreSQL and Redis as the machine runs them, S3 from a moto server."""
+    _probe_services()
+    import boto3
+    import psycopg
+    from moto.server import ThreadedMotoServer
+
+    from lightbox.db import Database
+    from lightbox.migrate import upgrade
+
+    # moto accepts any credentials; boto3 only needs some to sign with.
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"),
+                        ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):
+        os.environ.setdefault(name, value)
+    port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    moto.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1"
+                 ).create_bucket(Bucket=S3_BUCKET)
+
+    # Migrate once; each test copies the template (CREATE DATABASE ... TEMPLATE),
+    # much faster than running every migration per test.
+    admin = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://", 1)
+    base_url = POSTGRES_URL.rpartition("/")[0]
+    template = f"lb_tpl_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{template}"')
+    services = ScaledServices(admin_dsn=admin, base_url=base_url,
+                              template=template, redis_url=REDIS_URL,
+                              s3_endpoint=endpoint)
+    try:
+        db = Database(f"{base_url}/{template}")
+        upgrade(db)
+        db.dispose()
+        yield services
+    finally:
+        services.drop_database(template)
+        moto.stop()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return test_settings(tmp_path / "data")
 
 
 @pytest.fixture
-def runtime(settings):
+def runtime(settings, mode, request):
     from lightbox.runtime import build_runtime
 
-    rt = build_runtime(settings)
-    yield rt
-    rt.close()
+    if mode == "embedded":
+        rt = build_runtime(settings)
+        yield rt
+        rt.close()
+        return
+
+    services = request.getfixturevalue("scaled_services")
+    tag = uuid.uuid4().hex[:12]
+    database = services.create_database()
+    services.apply(settings, tag=tag, database=database)
+    try:
+        rt = build_runtime(settings)
+        try:
+            yield rt
+        finally:
+            rt.close()
+            _forget_queue(settings)
+    finally:
+        services.drop_database(database)
+
+
+def _forget_queue(settings: Settings) -> None:
+    """Delete the test's Huey keys from the shared Redis."""
+    from lightbox.generation.queue import make_huey
+
+    for name in (settings.queue_name, f"{settings.queue_name}-heavy"):
+        huey = make_huey(settings.queue_url, name=name)
+        huey.flush()
+        huey.storage.close()
 
 
 @dataclass

@@ -14,7 +14,7 @@ import typer
 
 from lightbox.accounts.cli import keys_app, teams_app
 from lightbox.catalog.cli import products_app
-from lightbox.cli_support import get_settings, open_database
+from lightbox.cli_support import fail, get_settings, open_database
 from lightbox.credits.cli import credits_app
 from lightbox.engine.cli import render_app
 from lightbox.generation.cli import models_app, sceneries_app
@@ -107,6 +107,18 @@ def _print_demo(info, base_url: str) -> None:
 def worker(
     ctx: typer.Context,
     concurrency: Annotated[int, typer.Option(min=1, help="Render threads.")] = 2,
+    queue: Annotated[
+        str,
+        typer.Option(help="Queue to drain: default, heavy (videos and reels, with "
+                          "LIGHTBOX_HEAVY_QUEUE=1) or all."),
+    ] = "all",
+    metrics_port: Annotated[
+        Optional[int],
+        typer.Option(help="Serve /metrics and /healthz on this port (0: none)."),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Interface for --metrics-port.")
+    ] = "127.0.0.1",
 ) -> None:
     """Run render workers only, for a queue shared by several machines."""
     from lightbox.app import prepare
@@ -116,11 +128,78 @@ def worker(
     settings = get_settings(ctx)
     configure_logging(settings)
     runtime = build_runtime(settings)
+    probes = None
     try:
+        try:
+            runtime.queue.select(queue)
+        except ValueError as exc:
+            fail(str(exc))
         prepare(runtime)
-        runtime.queue.run_worker(concurrency)
+        if metrics_port:
+            probes = serve_probes(runtime, host=metrics_host, port=metrics_port)
+        runtime.queue.run_worker(concurrency, queues=queue)
     finally:
+        if probes is not None:
+            probes.shutdown()
         runtime.close()
+
+
+def serve_probes(runtime, *, host: str, port: int):
+    """/metrics and /healthz for a worker process, on a daemon thread.
+
+    The same answers as the API's: Prometheus text from this process's registry;
+    ``{"status": "ok", "queueDepth": n}`` or a 503 when the database or the
+    queue cannot be reached.
+    """
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import structlog
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+    from sqlalchemy import text
+
+    from lightbox import metrics
+
+    log = structlog.get_logger("lightbox.worker")
+
+    class Probes(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # http.server's naming
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                try:
+                    metrics.queue_depth.set(runtime.queue.depth())
+                except Exception:  # noqa: BLE001 (the sweeper's last sample stays)
+                    log.warning("metrics.queue_depth_unavailable")
+                self._reply(200, CONTENT_TYPE_LATEST, generate_latest())
+            elif path == "/healthz":
+                try:
+                    with runtime.db.engine.connect() as conn:
+                        conn.execute(text("SELECT 1"))
+                    body, status = {"status": "ok",
+                                    "queueDepth": runtime.queue.depth()}, 200
+                except Exception as exc:  # noqa: BLE001 (a probe reports)
+                    log.warning("health.failed", error=type(exc).__name__)
+                    body, status = {"status": "unavailable"}, 503
+                self._reply(status, "application/json", json.dumps(body).encode())
+            else:
+                self._reply(404, "application/json", b'{"error": "Not Found"}')
+
+        def _reply(self, status: int, content_type: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass  # probes every few seconds would drown the worker's log
+
+    server = ThreadingHTTPServer((host, port), Probes)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="lightbox-probes",
+                     daemon=True).start()
+    return server
 
 
 @app.command()

@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET
 
     workers: int = Field(2, ge=0, description="in-process consumer threads (serve)")
+    # Several instances may share one Redis: each needs a queue name of its own.
+    queue_name: str = Field("lightbox", pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
+    # Route video and reel renders to "<queue_name>-heavy", drained only by
+    # workers started with --queue heavy (or all), so a burst of videos cannot
+    # hold up the images behind it.
+    heavy_queue: bool = False
     lease_seconds: int = Field(120, ge=5)
     max_attempts: int = Field(3, ge=1)
     sweep_seconds: int = Field(30, ge=1)

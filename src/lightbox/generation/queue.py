@@ -10,6 +10,12 @@ Each ``RenderQueue`` owns its Huey instance and registers its task on it under a
 explicit name, as a closure over its runtime: two runtimes in one process (tests,
 two instances) never see each other's tasks, and any process that opens a queue on
 the same storage can run tasks another one enqueued.
+
+With ``settings.heavy_queue`` there are two queues: video and reel records (ids
+``vid_...``) go to ``<queue_name>-heavy``, everything else to ``<queue_name>``.
+Routing by id prefix means every enqueue (registration, retry, sweep) routes the
+same way without knowing the record's kind. ``lightbox worker --queue heavy``
+drains only the heavy one, so videos get machines of their own.
 """
 
 from __future__ import annotations
@@ -35,6 +41,9 @@ log = structlog.get_logger(__name__)
 
 TASK_NAME = "render_record"
 QUEUE_NAME = "lightbox"
+DEFAULT, HEAVY = "default", "heavy"
+# Video and reel records (generation.models.RECORD_PREFIX): long, memory-hungry.
+HEAVY_ID_PREFIXES = ("vid_",)
 # Idle workers poll SQLite at most this often; a new task waits no longer.
 MAX_POLL_SECONDS = 0.5
 STOP_TIMEOUT_SECONDS = 5.0
@@ -43,10 +52,13 @@ RenderFn = Callable[..., Any]
 SweepFn = Callable[..., Any]
 
 
-def make_huey(queue_url: str) -> Huey:
-    """Huey on Redis for ``redis://`` (and ``rediss://``) URLs, else on SQLite."""
+def make_huey(queue_url: str, *, name: str = QUEUE_NAME) -> Huey:
+    """Huey on Redis for ``redis://`` (and ``rediss://``) URLs, else on SQLite.
+
+    ``name`` separates queues sharing one Redis or one SQLite file.
+    """
     if queue_url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisHuey(QUEUE_NAME, url=queue_url, results=False)
+        return RedisHuey(name, url=queue_url, results=False)
 
     if not queue_url.startswith("sqlite:///"):
         raise ValueError(
@@ -56,9 +68,7 @@ def make_huey(queue_url: str) -> Huey:
     filename.parent.mkdir(parents=True, exist_ok=True)
     # Huey keeps one connection behind a lock; the timeout makes a second process
     # wait for SQLite's write lock instead of failing.
-    return SqliteHuey(
-        QUEUE_NAME, filename=str(filename), results=False, timeout=30
-    )
+    return SqliteHuey(name, filename=str(filename), results=False, timeout=30)
 
 
 class _InProcessConsumer(Consumer):
@@ -72,7 +82,8 @@ class RenderQueue:
     """Enqueues renders and runs the consumers and the sweeper that drain them.
 
     ``render`` and ``sweep`` default to ``generation.tasks.render_record`` and
-    ``generation.sweep.sweep``; tests may pass their own.
+    ``generation.sweep.sweep``; tests may pass their own. ``heavy``, when given,
+    is the Huey that video and reel renders are routed to.
     """
 
     def __init__(
@@ -83,13 +94,15 @@ class RenderQueue:
         runtime: Runtime,
         render: RenderFn | None = None,
         sweep: SweepFn | None = None,
+        heavy: Huey | None = None,
     ) -> None:
         self.huey = huey
+        self.heavy = heavy
         self.settings = settings
         self.runtime = runtime
         self._render = render
         self._sweep = sweep
-        self._consumer: Consumer | None = None
+        self._consumers: list[Consumer] = []
         self._sweeper: threading.Thread | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -102,22 +115,50 @@ class RenderQueue:
                 from lightbox.generation.tasks import render_record as render
             render(self.runtime, record_id, request_id=request_id)
 
-        self._task = huey.task(name=TASK_NAME)(render_record)
+        self._tasks = {DEFAULT: huey.task(name=TASK_NAME)(render_record)}
+        if heavy is not None:
+            self._tasks[HEAVY] = heavy.task(name=TASK_NAME)(render_record)
+
+    @property
+    def hueys(self) -> dict[str, Huey]:
+        """The queues by role: "default", and "heavy" when routing is on."""
+        hueys = {DEFAULT: self.huey}
+        if self.heavy is not None:
+            hueys[HEAVY] = self.heavy
+        return hueys
+
+    def route(self, record_id: str) -> str:
+        """The queue a record's render goes to."""
+        if self.heavy is not None and record_id.startswith(HEAVY_ID_PREFIXES):
+            return HEAVY
+        return DEFAULT
+
+    def select(self, queues: str | None) -> list[str]:
+        """Queue roles from a worker's ``--queue``: default, heavy or all."""
+        if queues in (None, "all"):
+            return list(self.hueys)
+        if queues not in self.hueys:
+            known = ", ".join([*self.hueys, "all"])
+            raise ValueError(f"queue: expected one of {known}, got {queues!r}")
+        return [queues]
 
     def enqueue(
         self, record_id: str, *, request_id: str | None = None, delay: float = 0
     ) -> None:
         """Queue one render of ``record_id`` (after ``delay`` seconds)."""
         kwargs = {"request_id": request_id}
+        queue = self.route(record_id)
+        task = self._tasks[queue]
         if delay > 0:
-            self._task.schedule(args=(record_id,), kwargs=kwargs, delay=delay)
+            task.schedule(args=(record_id,), kwargs=kwargs, delay=delay)
         else:
-            self._task(record_id, **kwargs)
-        log.debug("queue.enqueued", record_id=record_id, delay=delay)
+            task(record_id, **kwargs)
+        log.debug("queue.enqueued", record_id=record_id, delay=delay, queue=queue)
 
     def depth(self) -> int:
-        """Tasks waiting: ready in the queue plus scheduled for later (retries)."""
-        return self.huey.pending_count() + self.huey.scheduled_count()
+        """Tasks waiting: ready in the queues plus scheduled for later (retries)."""
+        return sum(huey.pending_count() + huey.scheduled_count()
+                   for huey in self.hueys.values())
 
     def sweep_now(self) -> Any:
         sweep = self._sweep
@@ -125,45 +166,59 @@ class RenderQueue:
             from lightbox.generation.sweep import sweep
         return sweep(self.runtime)
 
-    def start_consumers(self, workers: int) -> None:
-        """Start ``workers`` consumer threads and the sweeper in this process.
+    def start_consumers(self, workers: int, *, queues: str | None = None) -> None:
+        """Start ``workers`` consumer threads per queue and the sweeper here.
 
         For ``lightbox serve``: signals stay with the host server, and ``stop()``
         ends the threads. With ``workers=0`` only the sweeper runs (renders are
         left to ``lightbox worker`` processes).
         """
+        roles = self.select(queues)
         with self._lock:
-            if self._consumer is not None or self._sweeper is not None:
+            if self._consumers or self._sweeper is not None:
                 raise RuntimeError("consumers already started on this queue")
             self._stop.clear()
             if workers > 0:
-                self._consumer = self._make_consumer(_InProcessConsumer, workers)
-                self._consumer.start()
+                for role in roles:
+                    consumer = self._make_consumer(_InProcessConsumer, workers,
+                                                   self.hueys[role])
+                    consumer.start()
+                    self._consumers.append(consumer)
             self._start_sweeper()
-        log.info("queue.consumers_started", workers=workers)
+        log.info("queue.consumers_started", workers=workers, queues=roles)
 
-    def run_worker(self, concurrency: int) -> None:
+    def run_worker(self, concurrency: int, *, queues: str | None = None) -> None:
         """Run consumers and the sweeper in the foreground until SIGINT/SIGTERM.
 
         For ``lightbox worker``: Huey's consumer installs its signal handlers, so
         this must be called from the main thread. SIGINT finishes running renders
         first; anything interrupted is recovered by a sweep when its lease expires.
+        ``queues``: "default", "heavy" or None/"all"; ``concurrency`` threads each.
         """
         if concurrency < 1:
             raise ValueError(f"concurrency: must be at least 1, got {concurrency}")
+        roles = self.select(queues)
 
-        consumer = self._make_consumer(Consumer, concurrency)
+        # The first queue's consumer owns the signals and the foreground; the
+        # others run beside it and stop when it does.
+        main = self._make_consumer(Consumer, concurrency, self.hueys[roles[0]])
+        others = [self._make_consumer(_InProcessConsumer, concurrency,
+                                      self.hueys[role]) for role in roles[1:]]
         with self._lock:
             self._stop.clear()
-            self._consumer = consumer
+            self._consumers = [main, *others]
+            for consumer in others:
+                consumer.start()
             self._start_sweeper()
-        log.info("queue.worker_started", concurrency=concurrency)
+        log.info("queue.worker_started", concurrency=concurrency, queues=roles)
         try:
-            consumer.run()
+            main.run()
         finally:
+            for consumer in others:
+                consumer.stop(graceful=True)
             self._stop_sweeper()
             with self._lock:
-                self._consumer = None
+                self._consumers = []
             log.info("queue.worker_stopped")
 
     def stop(self, *, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
@@ -173,16 +228,18 @@ class RenderQueue:
         be killed); if it never commits, its lease expires and a sweep recovers it.
         """
         with self._lock:
-            consumer, self._consumer = self._consumer, None
-        if consumer is not None:
+            consumers, self._consumers = self._consumers, []
+        for consumer in consumers:
             consumer.shutdown_timeout = timeout
             consumer.stop(graceful=True)
         self._stop_sweeper(timeout=timeout)
-        self.huey.storage.close()
+        for huey in self.hueys.values():
+            huey.storage.close()
 
-    def _make_consumer(self, cls: type[Consumer], workers: int) -> Consumer:
+    def _make_consumer(self, cls: type[Consumer], workers: int,
+                       huey: Huey) -> Consumer:
         return cls(
-            self.huey,
+            huey,
             workers=workers,
             worker_type="thread",
             periodic=False,
@@ -230,10 +287,13 @@ def open_queue(
     sweep: SweepFn | None = None,
 ) -> RenderQueue:
     """The render queue for ``settings.resolved_queue_url``, bound to ``runtime``."""
+    url, name = settings.resolved_queue_url, settings.queue_name
+    heavy = make_huey(url, name=f"{name}-heavy") if settings.heavy_queue else None
     return RenderQueue(
-        make_huey(settings.resolved_queue_url),
+        make_huey(url, name=name),
         settings=settings,
         runtime=runtime,
         render=render,
         sweep=sweep,
+        heavy=heavy,
     )
