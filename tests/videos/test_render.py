@@ -9,6 +9,7 @@ and the provider registry are checked as plain functions.
 from __future__ import annotations
 
 import itertools
+import time
 import tracemalloc
 
 import numpy as np
@@ -216,6 +217,21 @@ class TestVideo:
         assert np.abs(background.astype(int) - source.background).mean() < 2
         assert calls[1] is None
 
+    def test_nothing_to_play_before_done(self, runtime, team, make_source, mini):
+        record_id = order_video(runtime, team, make_source(team).id)
+        with runtime.db.session() as session:
+            pending = service.video_json(session.get_one(Record, record_id),
+                                         runtime.storage)
+        assert (pending["status"], pending["videoUrl"], pending["thumbnail"]) == (
+            "INPROGRESS", "", "")
+        assert "imageUrl" not in pending
+
+        done = service.video_json(rendered(runtime, record_id), runtime.storage)
+        assert done["videoUrl"].startswith(runtime.settings.base_url + "/media/")
+        assert "/video.mp4?" in done["videoUrl"]
+        assert "/poster.thumb.jpg?" in done["thumbnail"]
+        assert "/poster.jpg?" in done["imageUrl"]
+
     def test_same_seed_same_bytes(self, runtime, team, make_source, mini):
         source = make_source(team)
         first = rendered(runtime, order_video(runtime, team, source.id))
@@ -250,6 +266,29 @@ class TestVideo:
         assert record.status == FAILED
         assert record.error == "The video provider 'gone' is no longer configured."
         assert record.attempts == 1  # permanent: not retried
+
+
+class TestLease:
+    def test_a_long_render_keeps_its_lease(self, runtime, team, make_source,
+                                           mini):
+        # A lease of 1 s (renewed every third of it) and a render of 2.5 s: without
+        # renewal another worker could claim the record half way through.
+        runtime.settings.lease_seconds = 1
+        claims = []
+        original = mini.render_video
+
+        def slow(image, out, **kwargs):
+            time.sleep(2.5)
+            claims.append(tasks.claim(runtime, record_id))
+            return original(image, out, **kwargs)
+
+        mini.render_video = slow
+        record_id = order_video(runtime, team, make_source(team).id)
+        record = rendered(runtime, record_id)
+
+        assert claims == [None]
+        assert (record.status, record.attempts) == (DONE, 1)
+        assert record.lease_token is None
 
 
 class TestReel:
