@@ -70,7 +70,7 @@ class Shots:
     def take(self, page, name: str, *, phone: bool = True, mask=()) -> None:
         page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(self.folder / f"{name}-desktop.png"),
-                        full_page=False, mask=list(mask))
+                        full_page=False, mask=list(mask), mask_color="#d6d3c4")
         if phone:
             self.phone_page.goto(page.url.split("#")[0])
             self.phone_page.wait_for_load_state("networkidle")

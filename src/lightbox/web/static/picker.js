@@ -13,7 +13,7 @@
   var lastInput = 0;
   var LABELS = { APPROVED: "Approved", REJECTED: "Rejected", "": "Not voted" };
 
-  function show(i) {
+  function show(i, scroll) {
     index = Math.max(0, Math.min(thumbs.length - 1, i));
     var t = thumbs[index];
     thumbs.forEach(function (other) { other.removeAttribute("aria-current"); });
@@ -27,7 +27,8 @@
       (t.dataset.status === "INPROGRESS" ? "Rendering…" : "Failed");
     document.getElementById("stage-status").textContent = status;
     document.getElementById("stage-status").dataset.voting = t.dataset.voting;
-    t.scrollIntoView({ block: "nearest" });
+    // Only on request: scrolling on load would hide the page header.
+    if (scroll) t.scrollIntoView({ block: "nearest" });
   }
 
   function send(id, voting) {
@@ -61,7 +62,7 @@
       history.push({ thumb: t, previous: previous });
       apply(t, data.voting);
       live.textContent = LABELS[data.voting || ""] + ": " + t.dataset.name;
-      if (index < thumbs.length - 1) show(index + 1);
+      if (index < thumbs.length - 1) show(index + 1, true);
     }).catch(function (error) { live.textContent = error.message; });
   }
 
@@ -70,7 +71,7 @@
     if (!last) { live.textContent = "Nothing to undo."; return; }
     send(last.thumb.dataset.id, last.previous || "NONE").then(function (data) {
       apply(last.thumb, data.voting);
-      show(thumbs.indexOf(last.thumb));
+      show(thumbs.indexOf(last.thumb), true);
       live.textContent = "Undone: " + last.thumb.dataset.name;
     }).catch(function (error) {
       history.push(last);
@@ -84,8 +85,8 @@
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     lastInput = Date.now();
     var key = event.key.toLowerCase();
-    if (key === "arrowright" || key === "arrowdown") { show(index + 1); }
-    else if (key === "arrowleft" || key === "arrowup") { show(index - 1); }
+    if (key === "arrowright" || key === "arrowdown") { show(index + 1, true); }
+    else if (key === "arrowleft" || key === "arrowup") { show(index - 1, true); }
     else if (key === "a") { vote("APPROVED"); }
     else if (key === "r") { vote("REJECTED"); }
     else if (key === "z") { undo(); }
