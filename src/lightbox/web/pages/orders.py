@@ -122,13 +122,10 @@ def order_shoot(request: Request, session: SessionDep, runtime: RuntimeDep,
 
 def _order(session, viewer, order_id: str) -> dict:
     view = generation.get_order(session, team_id=viewer.team_id, order_id=order_id)
-    product = None
-    if view.records and view.records[0].product_id:
-        product = view.records[0].product_id
     done = sum(1 for r in view.records if r.status == DONE)
     return {"view": view, "order": view.order, "records": view.records,
-            "order_status": view.status, "busy": view.status == INPROGRESS, "done": done,
-            "product_id": product}
+            "order_status": view.status, "busy": view.status == INPROGRESS,
+            "done": done}
 
 
 @router.get("/orders/{order_id}")
