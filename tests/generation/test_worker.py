@@ -374,6 +374,22 @@ class TestRecovery:
         assert tasks.finish(studio.rt, dead, tasks.render.Rendered("x", "y")) is False
         assert studio.ledger_sum("consume") == 30 and studio.credits().balance == 970
 
+    @pytest.mark.slow
+    def test_a_render_longer_than_its_lease_keeps_it_by_heartbeat(self, tmp_path):
+        studio = open_studio(test_settings(tmp_path / "data", lease_seconds=5))
+        try:
+            studio.engine.stall["shoot"] = 7  # > lease_seconds
+            (record_id,) = studio.shoot(1)
+            # The sweeper runs every second meanwhile, eager to take it over.
+            studio.rt.queue.start_consumers(1)
+            wait_for(lambda: studio.all_done([record_id]), timeout=30)
+
+            (record,) = studio.records([record_id])
+            assert (record.status, record.attempts) == (DONE, 1)
+            assert studio.engine.calls["shoot"] == 1
+        finally:
+            studio.rt.close()
+
     def test_a_lost_enqueue_is_picked_up_by_the_sweeper(self, studio):
         ids = studio.shoot(2, enqueue=False)
         assert studio.rt.queue.depth() == 0

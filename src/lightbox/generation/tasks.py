@@ -8,7 +8,9 @@ charge it twice (``credits.service.settle`` is idempotent per record as well).
 
 Lease columns, as this module and ``generation.sweep`` use them:
 - ``lease_token`` set: a worker holds the record until ``lease_until``; once that
-  passes (the worker died or hung) anyone may claim it.
+  passes (the worker died or hung) anyone may claim it. While the render runs,
+  the worker extends the lease (a heartbeat), so a render longer than
+  ``lease_seconds`` is not mistaken for a dead one.
 - ``lease_token`` NULL: nobody holds it, anyone may claim it. ``lease_until`` is
   then the deadline after which the sweep assumes the queued task was lost and
   enqueues another (NULL: never queued by us; the sweep uses ``created_at``).
@@ -18,7 +20,10 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -41,6 +46,9 @@ log = structlog.get_logger(__name__)
 # Seconds before the n-th retry (1-based); Huey's scheduler has 1 s granularity.
 RETRY_DELAYS = (1, 2, 4, 8, 15, 30)
 MAX_ERROR_LENGTH = 300
+# A render still running after this many lease periods is taken for hung: its
+# heartbeat stops, the lease runs out and the sweep hands the record on.
+MAX_LEASE_PERIODS = 10
 
 
 @dataclass(frozen=True)
@@ -182,6 +190,47 @@ def release_for_retry(runtime: Runtime, claim_: Claim, *, delay: float) -> bool:
     return matched == 1
 
 
+def extend_lease(runtime: Runtime, claim_: Claim) -> bool:
+    """Push the lease ``lease_seconds`` ahead; False once it is no longer ours."""
+    until = utcnow() + dt.timedelta(seconds=runtime.settings.lease_seconds)
+    with runtime.db.session() as session:
+        matched = session.execute(
+            update(Record)
+            .where(*_held(claim_))
+            .values(lease_until=until)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    return matched == 1
+
+
+@contextmanager
+def _lease_kept(runtime: Runtime, claim_: Claim) -> Iterator[None]:
+    """Extend the lease every third of it while the block runs (up to a cap)."""
+    lease = runtime.settings.lease_seconds
+    stop = threading.Event()
+
+    def beat() -> None:
+        deadline = time.monotonic() + MAX_LEASE_PERIODS * lease
+        while not stop.wait(lease / 3) and time.monotonic() < deadline:
+            try:
+                if not extend_lease(runtime, claim_):
+                    return  # the sweep took it: finish() will notice too
+            except Exception:
+                # A missed beat only shortens the lease; the next one may land.
+                # (A new thread: the task's bound record_id is not inherited.)
+                log.warning("render.heartbeat_failed", record_id=claim_.record_id,
+                            exc_info=True)
+
+    thread = threading.Thread(target=beat, name=f"lease-{claim_.record_id}",
+                              daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _load(runtime: Runtime, record_id: str) -> Record:
     with runtime.db.session() as session:
         # expire_on_commit is off: the row stays readable after the session.
@@ -250,7 +299,8 @@ def render_record(runtime: Runtime, record_id: str, *,
         # Rendering holds no transaction: a long render must not hold SQLite's
         # write lock or a PostgreSQL connection in a transaction.
         try:
-            result = render.render(runtime, record)
+            with _lease_kept(runtime, claim_):
+                result = render.render(runtime, record)
             done = finish(runtime, claim_, result)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded
             _on_error(runtime, claim_, record, exc, started=started,
