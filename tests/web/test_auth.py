@@ -122,3 +122,28 @@ def test_tampered_cookie_is_anonymous_and_errors_are_pages(web, browser, signup)
     # The API keeps its JSON errors.
     api = b.client.get("/api/external/products")
     assert api.status_code == 401 and api.json() == {"error": "Invalid API key."}
+
+
+def test_unexpected_errors_are_a_500_page_without_a_trace(web, browser, signup,
+                                                          monkeypatch):
+    from lightbox.web.pages import presets
+
+    b = browser()
+    signup(b, team="Acme", email="ann@acme.test")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(presets.catalog, "list_presets", broken)
+    response = b.get("/presets")
+    assert response.status_code == 500
+    assert "<title>Something went wrong · Lightbox</title>" in response.text
+    assert "secret internals" not in response.text
+    assert "Traceback" not in response.text
+
+
+def test_cookie_is_secure_behind_https(web, browser, runtime):
+    runtime.settings.base_url = "https://studio.example"
+    b = browser()
+    response = b.get("/setup")
+    assert "; secure" in response.headers["set-cookie"].lower()
