@@ -259,3 +259,35 @@ def test_no_page_or_action_of_one_team_reaches_another(web, browser, signup,
     with runtime.db.session() as session:
         assert session.get(Record, record_id).voting is None
         assert session.get(Product, product_id).name == "bottle"
+
+
+def test_orders_list_shows_progress_and_only_the_teams_orders(web, browser, signup,
+                                                              runtime):
+    b = browser()
+    signup(b, team="Acme", email="ann@acme.test", credits=100)
+    assert "No orders yet" in b.get("/orders").text
+    b.get("/products")
+    _upload(b, "/products", [("bottle.jpg", image_bytes(seed=6))])
+    with runtime.db.session() as session:
+        product_id = session.scalar(select(Product.id))
+    ordered = b.post("/shoot", {"kind": "packshot", "product": product_id,
+                                "count": "2"})
+    order_id = ordered.headers["location"].rsplit("/", 1)[1]
+
+    listing = b.get("/orders").text
+    assert order_id in listing and "bottle" in listing
+    wait_for(lambda: "Done</span>" in b.get("/orders").text, timeout=120,
+             interval=0.5)
+    final = b.get("/orders").text
+    assert "hx-trigger" not in final and "/media/teams/" in final
+
+    from lightbox.accounts import service as accounts
+
+    with runtime.db.session() as session:
+        rival = accounts.create_team(session, name="Rival")
+        accounts.create_user(session, team_id=rival.id, email="eve@rival.test",
+                             password="rival password 1")
+    e = browser()
+    e.get("/signin")
+    e.post("/signin", {"email": "eve@rival.test", "password": "rival password 1"})
+    assert order_id not in e.get("/orders").text

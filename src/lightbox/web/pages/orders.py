@@ -17,6 +17,7 @@ from lightbox.credits import service as credits
 from lightbox.deps import RuntimeDep, SessionDep
 from lightbox.errors import BadRequest, InsufficientCredits, NotFound
 from lightbox.generation import service as generation
+from lightbox.generation.history import recent_orders
 from lightbox.generation.models import DONE, INPROGRESS
 from lightbox.generation.schemas import PackshotRequest, ShootRequest, parse_body
 from lightbox.web.auth import ViewerDep
@@ -142,3 +143,13 @@ def order_records(request: Request, session: SessionDep, viewer: ViewerDep,
                   order_id: str):
     return fragment(request, "fragments/order_records.html",
                     **_order(session, viewer, order_id))
+
+
+@router.get("/orders")
+def orders_page(request: Request, session: SessionDep, viewer: ViewerDep):
+    products, _ = catalog.list_products(session, team_id=viewer.team_id)
+    names = {p.id: p.name for p in products}
+    summaries = recent_orders(session, team_id=viewer.team_id)
+    return page(request, "pages/orders.html", title="Orders", summaries=summaries,
+                names=names,
+                busy=any(s.status == INPROGRESS for s in summaries))
