@@ -338,12 +338,18 @@ class TestSerializers:
 
         items = listed(api, "/models")
 
+        def unsigned(record: dict) -> dict:
+            # Signatures depend on the second they were made (S3 presigning).
+            return {key: value.split("?")[0] if key in ("thumbnail", "imageUrl")
+                    else value for key, value in record.items()}
+
         assert len(items) == 3
         with api.session() as session:
             for item in items:
                 expected = record_json(session.get(Record, item["id"]),
                                        runtime.storage)
-                assert item == expected
+                assert unsigned(item) == unsigned(expected)
+                assert item.keys() == expected.keys()
 
     def test_media_urls_are_reused_then_refreshed(self, runtime, monkeypatch):
         from lightbox.generation import serialize
