@@ -18,6 +18,9 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
+# Limitation: the session is stateless, so signing out forgets the cookie in this
+# browser but a copy taken earlier stays valid until MAX_AGE (or a password
+# change). A server-side session id table checked per request would lift it.
 COOKIE = "lightbox_session"
 MAX_AGE = 14 * 24 * 3600
 _SALT = "lightbox.web.session"

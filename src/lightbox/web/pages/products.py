@@ -52,6 +52,9 @@ def products_grid(request: Request, session: SessionDep, viewer: ViewerDep):
                     **_grid_context(session, viewer))
 
 
+# Limitation: the cutouts run in this process after the response; if it stops
+# first, the product shows its photo until its first shoot computes the cutout
+# (catalog.service.product_cutout). A queued task would survive restarts.
 def compute_cutouts(runtime: Runtime, team_id: str, product_ids: list[str]) -> None:
     """Cut the new products out once, so the grid and the first shoot need not."""
     for product_id in product_ids:

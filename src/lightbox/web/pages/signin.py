@@ -23,6 +23,10 @@ from lightbox.web.session import load_session
 
 log = structlog.get_logger(__name__)
 
+# Limitation: on a fresh instance the first visitor becomes the owner, so an
+# instance must not be reachable by strangers before its owner has visited. A
+# one-time setup token printed by `lightbox serve` would lift it.
+
 router = APIRouter()
 
 Text = Annotated[str, Form()]
