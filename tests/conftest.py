@@ -17,6 +17,7 @@ Scaled tests skip when PostgreSQL or Redis is not running, and fail instead with
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -164,6 +165,8 @@ def scaled_services():
                         ("AWS_SECRET_ACCESS_KEY", "testing"),
                         ("AWS_DEFAULT_REGION", "us-east-1")):
         os.environ.setdefault(name, value)
+    # moto's server logs every request at INFO through werkzeug.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     moto.start()
