@@ -38,9 +38,13 @@ ReelItem = np.ndarray | tuple[np.ndarray, Layers | None]
 class VideoProvider(Protocol):
     """Renders a video of one image, or a reel of several, into ``out``.
 
-    ``out`` is a path or a writable binary file; ``size`` is (width, height),
-    both even. Reel ``images`` may be a lazy iterable: a provider that streams
-    them keeps memory flat however long the reel.
+    ``out`` is a path or a writable binary file that must end up holding an
+    H.264 MP4 the browser can play; ``size`` is (width, height), both even, and
+    a provider may scale it down but should keep its aspect. Reel ``images`` may
+    be a lazy iterable: a provider that streams them keeps memory flat however
+    long the reel. The returned ``VideoInfo.poster`` (an RGB frame of the video)
+    becomes the record's thumbnail, so a hosted provider decodes one frame of
+    what it downloads.
     """
 
     name: str
