@@ -26,8 +26,12 @@ from lightbox.logs import configure_logging
 from lightbox.media.routes import router as media_router
 from lightbox.media.uploads import UploadLimitMiddleware
 from lightbox.runtime import Runtime, build_runtime
+from lightbox.web import install as install_web
 
 log = structlog.get_logger(__name__)
+
+# How many full-size files one workspace upload form may carry.
+WEB_UPLOAD_FILES = 10
 
 DESCRIPTION = """\
 Lightbox is a self-hosted product-photo studio. This API is compatible with the
@@ -87,12 +91,18 @@ def create_app(
     app.include_router(media_router)
     _add_operational_routes(app)
     _add_error_handlers(app)
+    # The workspace wraps the handlers above: its pages answer errors with HTML,
+    # everything else keeps the JSON {"error": ...} body.
+    install_web(app)
 
     # Order matters: the request context wraps everything, so the request id and
     # the access log cover replays served by the idempotency layer too.
     app.add_middleware(IdempotencyMiddleware, runtime_getter=lambda: app.state.runtime)
-    # Refuse oversized bodies before Starlette spools them to disk.
+    # Refuse oversized bodies before Starlette spools them to disk: one file per
+    # API upload; the workspace's upload form takes several files at once.
     app.add_middleware(UploadLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(UploadLimitMiddleware, path_prefix="/",
+                       max_bytes=settings.max_upload_bytes * WEB_UPLOAD_FILES)
     app.add_middleware(RequestContextMiddleware)
     app.openapi = partial(_openapi_without_422, app)
     return app
