@@ -91,24 +91,25 @@ class TestStatusFilter:
         assert set(ids(api, "/models", statusFilter="approved")) == {kept, approved}
         assert ids(api, "/models", statusFilter="rejected") == [rejected]
 
-    @pytest.mark.parametrize("path", list(LISTS))
-    @pytest.mark.parametrize("value", ["ALL", "approve", "done", "archived", " all"])
-    def test_unknown_value_is_400(self, api, path, value):
-        response = api.client.get(path, params={"statusFilter": value})
-
-        assert response.status_code == 400
-        assert response.json() == {
+    def test_unknown_value_is_400(self, api):
+        expected = (400, {
             "error": "statusFilter: must be one of all, approved, rejected"
-        }
+        })
 
-    @pytest.mark.parametrize("path", list(LISTS))
-    def test_empty_lists(self, api, path):
-        response = api.client.get(path)
+        for path in LISTS:
+            for value in ("ALL", "approve", "done", "archived", " all"):
+                response = api.client.get(path, params={"statusFilter": value})
+                assert (response.status_code, response.json()) == expected, (
+                    path, value)
 
-        assert response.status_code == 200
-        assert response.json() == {LISTS[path]: [], "count": 0}
-        assert response.headers["content-type"] == "application/json"
-        assert "x-ratelimit-limit" in response.headers
+    def test_empty_lists(self, api):
+        for path, collection in LISTS.items():
+            response = api.client.get(path)
+
+            assert response.status_code == 200
+            assert response.json() == {collection: [], "count": 0}
+            assert response.headers["content-type"] == "application/json"
+            assert "x-ratelimit-limit" in response.headers
 
 
 class TestOrderAndScope:
@@ -204,20 +205,18 @@ class TestPages:
             product_id
         }
 
-    @pytest.mark.parametrize("limit", ["0", "1001", "abc", "1.5", "-1", "1e3"])
-    def test_bad_limit(self, api, limit):
-        response = api.client.get("/models", params={"limit": limit})
+    def test_bad_limit_and_cursor(self, api):
+        bad_cursor = {"error": "cursor: invalid (pass nextCursor back unchanged)"}
 
-        assert (response.status_code, response.json()) == (400, {"error": BAD_LIMIT})
-
-    @pytest.mark.parametrize("cursor", ["garbage", "W10", "WyJ4IiwgMV0"])
-    def test_bad_cursor(self, api, cursor):
-        response = api.client.get("/models", params={"limit": 5, "cursor": cursor})
-
-        assert response.status_code == 400
-        assert response.json() == {
-            "error": "cursor: invalid (pass nextCursor back unchanged)"
-        }
+        for limit in ("0", "1001", "abc", "1.5", "-1", "1e3"):
+            response = api.client.get("/models", params={"limit": limit})
+            assert (response.status_code, response.json()) == (
+                400, {"error": BAD_LIMIT}), limit
+        for cursor in ("garbage", "W10", "WyJ4IiwgMV0"):
+            response = api.client.get("/models", params={"limit": 5,
+                                                          "cursor": cursor})
+            assert (response.status_code, response.json()) == (400, bad_cursor), (
+                cursor)
 
 
 class TestRecordShape:
@@ -281,49 +280,55 @@ class TestQueryPlan:
 
         assert len(statements) == 2
 
-    @pytest.mark.parametrize("status_filter,product_id,cursor", [
-        ("all", None, False), ("approved", None, False), ("rejected", None, True),
-        ("all", "prod_x", False), ("all", "prod_x", True),
-    ])
-    def test_lists_are_index_scans_without_a_sort(
-        self, runtime, api, status_filter, product_id, cursor
-    ):
-        # EXPLAIN the exact statement the service runs: no full scan, no sort step.
-        captured: list[tuple[str, tuple]] = []
-        kind = "image" if product_id else "model"
-
-        def capture(_conn, _cursor, statement, parameters, *_args):
-            if statement.lstrip().startswith("SELECT records.id"):
-                captured.append((statement, parameters))
-
+    def test_lists_are_index_scans_without_a_sort(self, runtime, api):
         now = dt.datetime.now(dt.UTC)
-        cursor_value = service.encode_cursor(now, "x") if cursor else None
-        event.listen(runtime.db.engine, "before_cursor_execute", capture)
-        try:
-            with runtime.db.session() as session:
-                service.list_records(
-                    session, team_id=api.team_id, kind=kind,
-                    status_filter=status_filter, product_id=product_id,
-                    limit=10, cursor=cursor_value,
-                )
-        finally:
-            event.remove(runtime.db.engine, "before_cursor_execute", capture)
+        cases = [("all", None, None), ("approved", None, None),
+                 ("rejected", None, service.encode_cursor(now, "x")),
+                 ("all", "prod_x", None),
+                 ("all", "prod_x", service.encode_cursor(now, "x"))]
 
-        statement, parameters = captured[0]
-        with runtime.db.engine.connect() as conn:
+        for status_filter, product_id, cursor in cases:
+            plan = list_plan(runtime, team_id=api.team_id, status_filter=status_filter,
+                             product_id=product_id, cursor=cursor)
+            case = (status_filter, product_id, cursor, plan)
             if runtime.db.is_sqlite:
-                plan = " | ".join(str(row[-1]) for row in conn.exec_driver_sql(
-                    "EXPLAIN QUERY PLAN " + statement, parameters))
-                assert "USING INDEX ix_records_team_kind" in plan, plan
-                assert "TEMP B-TREE" not in plan, plan
+                assert "USING INDEX ix_records_team_kind" in plan, case
+                assert "TEMP B-TREE" not in plan, case
             else:
-                # A near-empty table would be scanned whole; ask what the plan
-                # is once that stops being cheaper.
-                conn.exec_driver_sql("SET enable_seqscan = off")
-                plan = " | ".join(row[0] for row in conn.exec_driver_sql(
-                    "EXPLAIN " + statement, parameters))
-                assert "Index Scan Backward using ix_records_team_kind" in plan, plan
-                assert "Sort" not in plan, plan
+                assert "Index Scan Backward using ix_records_team_kind" in plan, case
+                assert "Sort" not in plan, case
+
+
+def list_plan(runtime, *, team_id: str, status_filter: str, product_id: str | None,
+              cursor: str | None) -> str:
+    """The database's plan for the exact statement list_records runs."""
+    captured: list[tuple[str, object]] = []
+
+    def capture(_conn, _cursor, statement, parameters, *_args):
+        if statement.lstrip().startswith("SELECT records.id"):
+            captured.append((statement, parameters))
+
+    event.listen(runtime.db.engine, "before_cursor_execute", capture)
+    try:
+        with runtime.db.session() as session:
+            service.list_records(
+                session, team_id=team_id, kind="image" if product_id else "model",
+                status_filter=status_filter, product_id=product_id, limit=10,
+                cursor=cursor,
+            )
+    finally:
+        event.remove(runtime.db.engine, "before_cursor_execute", capture)
+
+    statement, parameters = captured[0]
+    with runtime.db.engine.connect() as conn:
+        if runtime.db.is_sqlite:
+            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+            return " | ".join(str(row[-1]) for row in rows)
+        # A near-empty table would be scanned whole; ask for the plan it gets
+        # once that stops being cheaper.
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters)
+        return " | ".join(row[0] for row in rows)
 
 
 class TestSerializers:

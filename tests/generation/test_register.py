@@ -248,17 +248,54 @@ class TestRegisterIdeas:
 # Body errors ------------------------------------------------------------------
 
 
+# One server per test is the expensive part, so each table of bad bodies runs in
+# one test; a failing case names itself in the assertion message.
+BAD_COUNTS = [0, -1, 21, 1.5, "3", True, None, [2]]
+BAD_PREFERENCES = [
+    ({}, "preferences: required"),
+    ({"preferences": ""}, "preferences: must be a non-empty string"),
+    ({"preferences": "   "}, "preferences: must be a non-empty string"),
+    ({"preferences": 42}, "preferences: must be a non-empty string"),
+    ({"preferences": None}, "preferences: must be a non-empty string"),
+    ({"preferences": "x" * 2001},
+     "preferences: must be a string of at most 2000 characters"),
+]
+BAD_CONFIGS = [
+    ({}, "config.product.id: required"),
+    ({"config": {}}, "config.product.id: required"),
+    ({"config": {"product": {}}}, "config.product.id: required"),
+    ({"config": {"product": {"id": ""}}},
+     "config.product.id: must be a non-empty string"),
+    ({"config": {"product": {"id": 12}}},
+     "config.product.id: must be a non-empty string"),
+    ({"config": "prod_x"}, "config: must be an object"),
+    ({"config": {"product": {"id": "p"}, "model": "m"}},
+     "config.model: must be an object"),
+]
+BAD_SHOOT_OPTIONS = [
+    ({"seed": -1}, BAD_SEED),
+    ({"seed": "5"}, BAD_SEED),
+    ({"seed": 1.0}, BAD_SEED),
+    ({"industry": 3}, "config.industry: must be a string"),
+    ({"suggestions": ["bright"]}, "config.suggestions: must be a string"),
+]
+
+
+def error_of(team, kind: str, body) -> tuple[int, dict]:
+    response = team.client.post(REGISTER[kind], json=body)
+    return response.status_code, response.json()
+
+
 class TestBodyErrors:
-    @pytest.mark.parametrize("count", [0, -1, 21, 1.5, "3", True, None, [2]])
-    def test_photo_shoot_count_bounds_and_types(self, api, count):
+    def test_photo_shoot_count_bounds_and_types(self, api):
         product_id = add_product(api)
         before = counts(api)
+        expected = (400, {"error": "count: must be an integer between 1 and 20"})
 
-        body = register(api, "image", {
-            "config": {"product": {"id": product_id}}, "count": count,
-        }, expect=400)
+        for count in BAD_COUNTS:
+            body = {"config": {"product": {"id": product_id}}, "count": count}
+            assert error_of(api, "image", body) == expected, count
 
-        assert body == {"error": "count: must be an integer between 1 and 20"}
         assert counts(api) == before
 
     def test_packshot_count_goes_to_fifty(self, api):
@@ -271,49 +308,30 @@ class TestBodyErrors:
         assert over == {"error": "count: must be an integer between 1 and 50"}
         assert len(full["createdRecordIds"]) == 50
 
-    @pytest.mark.parametrize("kind", ["model", "scenery"])
-    @pytest.mark.parametrize("count", [0, 21, 2.0, "10"])
-    def test_ideas_count(self, api, kind, count):
-        body = register(api, kind, {"preferences": "studio", "count": count},
-                        expect=400)
-        assert body == {"error": "count: must be an integer between 1 and 20"}
+    def test_ideas_count(self, api):
+        expected = (400, {"error": "count: must be an integer between 1 and 20"})
 
-    @pytest.mark.parametrize("body,message", [
-        ({}, "preferences: required"),
-        ({"preferences": ""}, "preferences: must be a non-empty string"),
-        ({"preferences": "   "}, "preferences: must be a non-empty string"),
-        ({"preferences": 42}, "preferences: must be a non-empty string"),
-        ({"preferences": None}, "preferences: must be a non-empty string"),
-        ({"preferences": "x" * 2001},
-         "preferences: must be a string of at most 2000 characters"),
-    ])
-    def test_preferences(self, api, body, message):
-        assert register(api, "model", body, expect=400) == {"error": message}
+        for kind in ("model", "scenery"):
+            for count in (0, 21, 2.0, "10"):
+                body = {"preferences": "studio", "count": count}
+                assert error_of(api, kind, body) == expected, (kind, count)
 
-    @pytest.mark.parametrize("kind", ["packshot", "image"])
-    @pytest.mark.parametrize("body,message", [
-        ({}, "config.product.id: required"),
-        ({"config": {}}, "config.product.id: required"),
-        ({"config": {"product": {}}}, "config.product.id: required"),
-        ({"config": {"product": {"id": ""}}},
-         "config.product.id: must be a non-empty string"),
-        ({"config": {"product": {"id": 12}}},
-         "config.product.id: must be a non-empty string"),
-        ({"config": "prod_x"}, "config: must be an object"),
-        ({"config": {"product": {"id": "p"}, "model": "m"}},
-         "config.model: must be an object"),
-    ])
-    def test_config(self, api, kind, body, message):
-        assert register(api, kind, body, expect=400) == {"error": message}
+        assert counts(api)[:2] == (0, 0)
 
-    @pytest.mark.parametrize("config,message", [
-        ({"seed": -1}, BAD_SEED),
-        ({"seed": "5"}, BAD_SEED),
-        ({"industry": 3}, "config.industry: must be a string"),
-    ])
-    def test_shoot_options(self, api, config, message):
-        body = {"config": {"product": {"id": "prod_x"}, **config}}
-        assert register(api, "image", body, expect=400) == {"error": message}
+    def test_preferences(self, api):
+        for body, message in BAD_PREFERENCES:
+            assert error_of(api, "model", body) == (400, {"error": message}), body
+
+    def test_config(self, api):
+        for kind in ("packshot", "image"):
+            for body, message in BAD_CONFIGS:
+                assert error_of(api, kind, body) == (400, {"error": message}), (
+                    kind, body)
+
+    def test_shoot_options(self, api):
+        for config, message in BAD_SHOOT_OPTIONS:
+            body = {"config": {"product": {"id": "prod_x"}, **config}}
+            assert error_of(api, "image", body) == (400, {"error": message}), config
 
     def test_body_must_be_a_json_object(self, api):
         not_json = api.client.post(
@@ -355,11 +373,11 @@ class TestBodyErrors:
 
 
 class TestReferencedIds:
-    @pytest.mark.parametrize("kind", ["packshot", "image"])
-    def test_unknown_product(self, api, kind):
-        body = register(api, kind, {"config": {"product": {"id": "prod_nope"}}},
-                        expect=404)
-        assert body == {"error": "Product not found: config.product.id"}
+    def test_unknown_product(self, api):
+        for kind in ("packshot", "image"):
+            body = register(api, kind, {"config": {"product": {"id": "prod_nope"}}},
+                            expect=404)
+            assert body == {"error": "Product not found: config.product.id"}
 
     def test_another_teams_product(self, make_team):
         alice, bob = make_team(), make_team()

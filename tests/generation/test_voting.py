@@ -14,6 +14,17 @@ LIST_OF = {"model": ("/models", "models"), "packshot": ("/packshots", "packshots
            "image": ("/image-picker", "images")}
 
 
+BAD_BODIES = [
+    ({"recordId": "x"}, "Voting: required"),
+    ({"recordId": "x", "Voting": "approved"}, "Voting: must be APPROVED or REJECTED"),
+    ({"recordId": "x", "Voting": None}, "Voting: must be APPROVED or REJECTED"),
+    ({"recordId": "x", "voting": "MAYBE"}, "voting: must be APPROVED or REJECTED"),
+    ({"Voting": "APPROVED"}, "recordId: required"),
+    ({"recordId": "", "Voting": "APPROVED"}, "recordId: must be a non-empty string"),
+    ({"recordId": 5, "Voting": "APPROVED"}, "recordId: must be a non-empty string"),
+]
+
+
 @pytest.fixture
 def settings(tmp_path):
     # Records are rendered by calling the task in the test, when it needs them.
@@ -147,19 +158,9 @@ class TestErrors:
         assert body == {"error": "Record not found: recordId"}
         assert lists_holding(alice, "model", model_id) == {"all", "approved"}
 
-    @pytest.mark.parametrize("body,message", [
-        ({"recordId": "x"}, "Voting: required"),
-        ({"recordId": "x", "Voting": "approved"},
-         "Voting: must be APPROVED or REJECTED"),
-        ({"recordId": "x", "Voting": None}, "Voting: must be APPROVED or REJECTED"),
-        ({"recordId": "x", "voting": "MAYBE"}, "voting: must be APPROVED or REJECTED"),
-        ({"Voting": "APPROVED"}, "recordId: required"),
-        ({"recordId": "", "Voting": "APPROVED"},
-         "recordId: must be a non-empty string"),
-        ({"recordId": 5, "Voting": "APPROVED"}, "recordId: must be a non-empty string"),
-    ])
-    def test_bad_bodies(self, api, body, message):
-        assert vote(api, body, expect=400) == {"error": message}
+    def test_bad_bodies(self, api):
+        for body, message in BAD_BODIES:
+            assert vote(api, body, expect=400) == {"error": message}, body
 
     def test_read_only_key(self, make_team):
         team = make_team(scopes="content.read")
