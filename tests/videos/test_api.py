@@ -211,6 +211,23 @@ class TestVideo:
         assert len(video_list(team)) == 1
         assert video_list(other) == []
 
+    def test_a_retried_order_with_an_idempotency_key_is_one_order(
+        self, make_team, make_source, mini
+    ):
+        team = make_team()
+        body = {"imageIds": [make_source(team.team_id, seed=i).id for i in range(2)],
+                "provider": "mini"}
+        headers = {"Idempotency-Key": "reel-1"}
+        first = team.client.post("/video-picker/register-reel", json=body,
+                                 headers=headers)
+        again = team.client.post("/video-picker/register-reel", json=body,
+                                 headers=headers)
+        assert first.status_code == again.status_code == 200
+        assert again.json() == first.json()
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert orders_of(team) == 1
+        assert team.client.get("/credits").json()["available"] == 980
+
     def test_lists_page_with_a_cursor(self, make_team, make_source, mini):
         team = make_team()
         source = make_source(team.team_id)

@@ -196,6 +196,20 @@ class TestVideo:
         }
         assert available(runtime, team) == before - 10
 
+    def test_the_suggestion_steers_the_camera(self, runtime, team, make_source,
+                                              mini, decode_mp4, red_mask):
+        source = make_source(team)
+        growth = {}
+        for suggestion in ("slow push in", "pull out to reveal"):
+            record = rendered(runtime, order_video(runtime, team, source.id,
+                                                   suggestion=suggestion))
+            frames, _ = decode_mp4(runtime.storage.get(record.layers["video"]))
+            growth[suggestion] = red_mask(frames[-1]).mean() / red_mask(
+                frames[0]).mean()
+        # Pushing in, the product fills more of the frame; pulling out, less.
+        assert growth["slow push in"] > 1.05, growth
+        assert growth["pull out to reveal"] < 0.95, growth
+
     def test_the_shoot_layers_reach_the_provider(
         self, runtime, team, make_source, mini
     ):
