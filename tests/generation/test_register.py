@@ -151,6 +151,16 @@ class TestRegisterIdeas:
             }
             assert {r.price for r in records} == {10}
 
+    def test_request_id_is_kept_on_the_order(self, api):
+        response = api.client.post(REGISTER["model"], json={"preferences": "studio",
+                                                            "count": 1},
+                                   headers={"X-Request-ID": "req-7f3a"})
+
+        assert response.headers["x-request-id"] == "req-7f3a"
+        with api.session() as session:
+            order = session.get(Order, response.json()["orderId"])
+            assert order.request_id == "req-7f3a"
+
     def test_sceneries_default_count_is_ten(self, api):
         body = register(api, "scenery", {"preferences": "warm oak tabletop"})
 
