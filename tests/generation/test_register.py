@@ -241,6 +241,22 @@ class TestRegisterIdeas:
                 (0, 7), (1, 8),
             ]
 
+    def test_packshots_take_a_seed_too(self, api):
+        product_id = add_product(api)
+
+        body = register(api, "packshot", {
+            "config": {"product": {"id": product_id}, "seed": 40}, "count": 2,
+        })
+        bad = register(api, "packshot", {
+            "config": {"product": {"id": product_id}, "seed": -5},
+        }, expect=400)
+
+        with api.session() as session:
+            seeds = sorted(session.get(Record, record_id).params["seed"]
+                           for record_id in body["createdRecordIds"])
+        assert seeds == [40, 41]
+        assert bad == {"error": BAD_SEED}
+
     def test_records_without_seed_get_distinct_stable_seeds(self, api):
         product_id = add_product(api)
 

@@ -54,11 +54,15 @@ class IdeasRequest(_Body):
     _strip = field_validator("preferences")(_non_blank)
 
 
+Seed = Annotated[StrictInt, Field(ge=0, le=MAX_SEED)]
+
+
 class PackshotConfig(_Body):
     product: IdRef
     preset: IdRef | None = None
     scenery: IdRef | None = None
     model: IdRef | None = None
+    seed: Seed | None = None
 
 
 class PackshotRequest(_Body):
@@ -75,7 +79,7 @@ class ShootConfig(_Body):
     preset: IdRef | None = None
     industry: Annotated[StrictStr, Field(max_length=100)] | None = None
     suggestions: Annotated[StrictStr, Field(max_length=MAX_TEXT)] | None = None
-    seed: Annotated[StrictInt, Field(ge=0, le=MAX_SEED)] | None = None
+    seed: Seed | None = None
 
 
 class ShootRequest(_Body):

@@ -18,16 +18,7 @@ from functools import partial
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import (
-    String,
-    and_,
-    false,
-    func,
-    or_,
-    select,
-    true,
-    type_coerce,
-)
+from sqlalchemy import String, and_, false, or_, select, true, type_coerce
 from sqlalchemy.orm import Session
 
 from lightbox import metrics
@@ -505,9 +496,3 @@ def get_order(session: Session, *, team_id: str, order_id: str) -> OrderView:
         released=reservation.released if reservation else 0,
     )
 
-
-def count_records(session: Session, *, team_id: str) -> int:
-    """How many records a team holds (tests and the CLI check this)."""
-    return session.scalar(
-        select(func.count()).select_from(Record).where(Record.team_id == team_id)
-    ) or 0
