@@ -365,9 +365,14 @@ class TestBodyErrors:
             headers={"Content-Type": "application/json"},
         )
         array = api.client.post(REGISTER["model"], json=["studio"])
+        deep = api.client.post(REGISTER["model"], content=b"[" * 100_000,
+                               headers={"Content-Type": "application/json"})
         empty = api.client.post(REGISTER["model"])
 
         assert (not_json.status_code, not_json.json()) == (
+            400, {"error": "body: not valid JSON"}
+        )
+        assert (deep.status_code, deep.json()) == (
             400, {"error": "body: not valid JSON"}
         )
         assert (array.status_code, array.json()) == (

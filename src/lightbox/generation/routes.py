@@ -75,7 +75,7 @@ async def json_body(request: Request) -> Any:
         raise BadRequest("body: must be a JSON object")
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         raise BadRequest("body: not valid JSON") from None
 
 
