@@ -48,8 +48,8 @@ S3_BUCKET = "lightbox-test"
 # refused-upload test looks for leftovers in the local media directory.
 EMBEDDED_ONLY = (
     "tests/media/test_routes.py::",
-    "tests/catalog/test_products.py::TestRefusedUploads::"
-    "test_refused_uploads_leave_nothing_behind",
+    ("tests/catalog/test_products.py::TestRefusedUploads::"
+     "test_refused_uploads_leave_nothing_behind"),
 )
 
 
@@ -115,12 +115,14 @@ class ScaledServices:
     redis_url: str
     s3_endpoint: str
 
-    def create_database(self) -> str:
+    def create_database(self, *, migrated: bool = True) -> str:
+        """A fresh database: a copy of the migrated template, or an empty one."""
         import psycopg
 
         name = f"lb_test_{uuid.uuid4().hex[:12]}"
+        template = f' TEMPLATE "{self.template}"' if migrated else ""
         with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+            conn.execute(f'CREATE DATABASE "{name}"{template}')
         return name
 
     def drop_database(self, name: str) -> None:

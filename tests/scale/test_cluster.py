@@ -8,18 +8,24 @@ books are checked in the database: every record charged exactly once.
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 from conftest import wait_for
 from PIL import Image
+from sqlalchemy import inspect
 
 from lightbox.generation.models import DONE
+from lightbox.migrate import current_revision
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
+CLI = [sys.executable, "-c", "from lightbox.cli import app; app()"]
 ORDERS = 6
 PER_ORDER = 2
 PRICE = 10  # a scenery (config.Prices)
@@ -29,6 +35,30 @@ def metric(text: str, name: str) -> float:
     """Sum of a Prometheus metric's samples in one /metrics page."""
     pattern = re.compile(rf"^{re.escape(name)}(?:{{[^}}]*}})? ([0-9.e+-]+)$", re.MULTILINE)
     return sum(float(value) for value in pattern.findall(text))
+
+
+def test_db_upgrade_builds_an_empty_postgresql_database(scaled_services, tmp_path):
+    from lightbox.db import Database
+
+    name = scaled_services.create_database(migrated=False)
+    url = f"{scaled_services.base_url}/{name}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIGHTBOX_")}
+    env.update(LIGHTBOX_DATABASE_URL=url, LIGHTBOX_DATA_DIR=str(tmp_path),
+               LIGHTBOX_ENV="test")
+    db = Database(url)
+    try:
+        assert current_revision(db) is None
+        done = subprocess.run([*CLI, "db", "upgrade"], env=env, capture_output=True,
+                              text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr[-2000:]
+        head = current_revision(db)
+        assert head and done.stdout.strip() == f"database at revision {head}"
+        tables = set(inspect(db.engine).get_table_names())
+        assert {"teams", "api_keys", "credit_accounts", "ledger_entries",
+                "orders", "records", "products", "presets"} <= tables
+    finally:
+        db.dispose()
+        scaled_services.drop_database(name)
 
 
 def test_two_apis_and_two_workers_settle_every_credit_once(cluster):
