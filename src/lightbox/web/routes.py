@@ -13,9 +13,11 @@ from lightbox.web.pages import (
     products,
     settings,
     signin,
+    videos,
 )
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 # library last: its /{section} pages would otherwise shadow the fixed paths.
-for module in (signin, products, presets, orders, picker, settings, library):
+for module in (signin, products, presets, orders, picker, videos, settings,
+               library):
     router.include_router(module.router)

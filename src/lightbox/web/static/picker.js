@@ -27,6 +27,15 @@
       (t.dataset.status === "INPROGRESS" ? "Rendering…" : "Failed");
     document.getElementById("stage-status").textContent = status;
     document.getElementById("stage-status").dataset.voting = t.dataset.voting;
+    // "Make a video" opens the video form for this image once it is finished.
+    var makeVideo = document.getElementById("make-video");
+    if (t.dataset.status === "DONE") {
+      makeVideo.href = "/videos/new?image=" + encodeURIComponent(t.dataset.id);
+      makeVideo.removeAttribute("aria-disabled");
+    } else {
+      makeVideo.href = "#";
+      makeVideo.setAttribute("aria-disabled", "true");
+    }
     // Only on request: scrolling on load would hide the page header.
     if (scroll) t.scrollIntoView({ block: "nearest" });
   }
