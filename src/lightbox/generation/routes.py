@@ -63,8 +63,8 @@ Cursor = Annotated[
     str | None, Query(description="(Lightbox) the nextCursor of the previous page")
 ]
 
-# Only these (and not content-length/-type) carry over from the dependencies'
-# response onto a response the endpoint builds itself.
+# Headers the dependencies set (the rate-limit ones) are copied onto a response
+# an endpoint builds itself, except these, which that response sets on its own.
 _SKIP_HEADERS = {"content-length", "content-type"}
 
 
