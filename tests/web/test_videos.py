@@ -271,6 +271,9 @@ def test_reel_of_two_images_and_its_errors(web, browser, signup, runtime, mini):
     assert "imageIds: must be a list of 2 to 20 image ids" in one.text
     theirs = post([first, foreign])
     assert theirs.status_code == 404 and "Image not found: imageIds[1]" in theirs.text
+    unknown = post([first, second], provider="nope")
+    assert unknown.status_code == 400 and 'id="provider-error"' in unknown.text
+    assert "configured: builtin, mini" in unknown.text
     broke = post([first, second, third])
     assert broke.status_code == 402 and 'id="confirm-error"' in broke.text
     refused = b.client.post("/reels/new", data={"image_ids": [first, second]})
@@ -298,6 +301,22 @@ def test_reel_of_two_images_and_its_errors(web, browser, signup, runtime, mini):
         axis=0)[0]
     assert last.reshape(-1, 3).mean(axis=0)[0] > last.reshape(-1, 3).mean(axis=0)[2]
     assert "Reel of 2 images" in card
+
+    # A reel that failed (its source deleted mid-way) says so, with no player
+    # and nothing to approve, but it can be rejected out of the list.
+    failed_id = new_id("vid")
+    with runtime.db.session() as session:
+        session.add(Record(
+            id=failed_id, team_id=team_id, order_id=None, kind="reel",
+            name="Amber Bottle — Reel of 2 images", status="FAILED", price=20,
+            params={"source_ids": [third, first], "suggestion": "wipe"},
+            error="Source image 1 of this video is gone.", layers={}, meta={},
+            settled=True, created_at=utcnow(),
+        ))
+    failed = _card(b, failed_id)
+    assert "Source image 1 of this video is gone." in failed
+    assert "<video" not in failed and "hx-trigger" not in failed
+    assert 'value="APPROVED"' not in failed and 'value="REJECTED"' in failed
     assert record_id not in other.get("/videos").text
     assert other.get(f"/reels/new?image={first}&image={second}").text.count(
         'type="checkbox"') == 1  # only their own image is offered
@@ -308,6 +327,15 @@ def _screenshot_dir() -> Path:
                   or REPO / "artifacts" / "screenshots")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def _metadata(video) -> list[int]:
+    """Wait until the browser has read the MP4's header and fetched what it
+    buffers up front (its spinner gone); the video's [width, height]."""
+    wait_for(lambda: video.evaluate(
+        "v => v.readyState >= 1 && v.networkState !== v.NETWORK_LOADING"),
+        timeout=RENDER_WAIT, interval=0.25)
+    return video.evaluate("v => [v.videoWidth, v.videoHeight]")
 
 
 @pytest.mark.browser
@@ -355,20 +383,46 @@ def test_reel_form_in_a_browser_plays_on_the_videos_page(web, browser, signup,
         page.get_by_role("button", name="slide").click()
         expect(page.get_by_label(re.compile("^Suggestion"))).to_have_value("slide")
         page.get_by_label("Rendered by").select_option("mini")
+        page.evaluate("window.scrollTo(0, 0)")
+        folder = _screenshot_dir()
+        page.screenshot(path=str(folder / "reel-desktop.png"))
         page.get_by_role("button", name="Confirm and make the reel").click()
+        expect(page).to_have_url(re.compile(r"/videos\?new=vid_"))
+
+        # And a video of the teal bottle, from the picker's current image.
+        page.goto("/picker")
+        page.locator(f'#strip .thumb[data-id="{ids[1]}"]').click()
+        expect(page.locator("#stage-name")).to_have_text("Teal Bottle — Variant 1")
+        page.get_by_role("link", name="Make a video").click()
+        expect(page).to_have_title("Make a video · Lightbox")
+        expect(page.get_by_alt_text("Source image: Teal Bottle — Variant 1")
+               ).to_be_visible()
+        page.get_by_role("button", name="orbit").click()
+        page.get_by_role("button", name="square").click()
+        expect(page.get_by_label(re.compile("^Suggestion"))).to_have_value(
+            "orbit, square")
+        page.get_by_role("button", name="orbit").click()  # a second press takes it out
+        expect(page.get_by_label(re.compile("^Suggestion"))).to_have_value("square")
+        expect(page.get_by_role("button", name="square")).to_have_attribute(
+            "aria-pressed", "true")
+        page.get_by_label("Rendered by").select_option("mini")
+        page.screenshot(path=str(folder / "video-new-desktop.png"))
+        page.get_by_role("button", name="Confirm and make the video").click()
 
         # The videos page fills in by itself, and the browser can play the MP4.
-        expect(page).to_have_url(re.compile(r"/videos\?new=reel_|/videos\?new="))
-        video = page.locator("#video-list video")
-        expect(video).to_have_count(1)
-        wait_for(lambda: video.evaluate("v => v.readyState") >= 1,
-                 timeout=RENDER_WAIT)
-        assert video.evaluate("v => [v.videoWidth, v.videoHeight]") == [180, 320]
+        expect(page).to_have_url(re.compile(r"/videos\?new=vid_"))
+        videos = page.locator("#video-list video")
+        expect(videos).to_have_count(2)
+        sizes = [_metadata(videos.nth(i)) for i in range(2)]
+        assert sizes == [[320, 320], [180, 320]]  # the square video, then the reel
         with runtime.db.session() as session:
             reel = session.scalar(select(Record).where(Record.kind == "reel"))
             assert reel.params["source_ids"] == [ids[0], ids[2]]
+            video = session.scalar(select(Record).where(Record.kind == "video"))
+            assert video.params["source_ids"] == [ids[1]]
+            assert video.params["suggestion"] == "square"
         page.evaluate("window.scrollTo(0, 0)")
-        folder = _screenshot_dir()
+        page.wait_for_timeout(1000)  # Chromium's loading spinner fades out
         page.screenshot(path=str(folder / "videos-desktop.png"))
         phone = chromium.new_context(viewport={"width": 390, "height": 844},
                                      device_scale_factor=1, base_url=web.url)
@@ -376,9 +430,12 @@ def test_reel_form_in_a_browser_plays_on_the_videos_page(web, browser, signup,
                             "url": web.url}])
         phone_page = phone.new_page()
         phone_page.goto("/videos")
-        phone_page.locator("video").evaluate(
-            "v => v.readyState >= 1 || new Promise(r => v.onloadedmetadata = r)")
+        _metadata(phone_page.locator("video").first)
+        phone_page.wait_for_timeout(1000)
         phone_page.screenshot(path=str(folder / "videos-phone.png"))
+        phone_page.goto(f"/reels/new?image={ids[2]}&image={ids[0]}")
+        expect(phone_page.locator("#reel-order li")).to_have_count(2)
+        phone_page.screenshot(path=str(folder / "reel-phone.png"), full_page=True)
         phone.close()
         context.close()
         chromium.close()

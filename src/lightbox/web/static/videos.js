@@ -72,7 +72,7 @@
       actions.appendChild(button("↑", "up", "Move " + box.dataset.name + " earlier", i === 0));
       actions.appendChild(button("↓", "down", "Move " + box.dataset.name + " later",
         i === order.length - 1));
-      actions.appendChild(button("Remove", "remove", "Remove " + box.dataset.name, false));
+      actions.appendChild(button("✕", "remove", "Remove " + box.dataset.name, false));
       li.appendChild(img);
       li.appendChild(name);
       li.appendChild(actions);
