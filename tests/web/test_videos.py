@@ -424,6 +424,16 @@ def test_reel_form_in_a_browser_plays_on_the_videos_page(web, browser, signup,
         page.evaluate("window.scrollTo(0, 0)")
         page.wait_for_timeout(1000)  # Chromium's loading spinner fades out
         page.screenshot(path=str(folder / "videos-desktop.png"))
+        # A vote swaps only its own card: the other video element stays as it was.
+        videos.first.evaluate("v => { v.dataset.mark = 'kept'; }")
+        reel_card = page.locator("#video-list > li").nth(1)
+        reel_card.get_by_role("button", name=re.compile("^Approve")).click()
+        expect(reel_card.locator(".badge")).to_have_text("Approved")
+        expect(reel_card.get_by_role("button", name=re.compile("^Undo"))).to_be_focused()
+        assert videos.first.evaluate("v => v.dataset.mark") == "kept"
+        with runtime.db.session() as session:
+            assert session.get(Record, reel.id).voting == "APPROVED"
+
         phone = chromium.new_context(viewport={"width": 390, "height": 844},
                                      device_scale_factor=1, base_url=web.url)
         phone.add_cookies([{"name": "lightbox_session", "value": cookie,
