@@ -19,7 +19,7 @@ from lightbox.deps import RuntimeDep, SessionDep
 from lightbox.errors import BadRequest, InsufficientCredits, NotFound
 from lightbox.generation import review
 from lightbox.generation import service as generation
-from lightbox.generation.models import APPROVED, DONE, INPROGRESS, REJECTED, Record
+from lightbox.generation.models import APPROVED, DONE, FAILED, REJECTED, Record
 from lightbox.generation.serialize import FAILED_MESSAGE
 from lightbox.videos import service as videos
 from lightbox.videos.providers import configured_providers, get_provider
@@ -66,7 +66,7 @@ def card_values(record: Record) -> dict:
         "facts": facts,
         "suggestion": (record.params or {}).get("suggestion") or "",
         "sources": len((record.params or {}).get("source_ids") or []),
-        "error": (record.error or FAILED_MESSAGE) if record.status == "FAILED"
+        "error": (record.error or FAILED_MESSAGE) if record.status == FAILED
         else "",
     }
 
@@ -81,16 +81,17 @@ def videos_page(request: Request, session: SessionDep, viewer: ViewerDep,
     cards = [(record, card_values(record)) for record in listing.records]
     return page(request, "pages/videos.html", title="Videos", cards=cards,
                 shown=shown, new=new, cursor=cursor,
-                next_cursor=listing.next_cursor,
-                busy=any(r.status == INPROGRESS for r in listing.records))
+                next_cursor=listing.next_cursor)
 
 
 @router.get("/videos/{record_id}/card")
 def video_card(request: Request, session: SessionDep, viewer: ViewerDep,
                record_id: str, shown: str = "all"):
+    """One card, which htmx polls while it renders (and swaps when it is done)."""
     record = _video_record(session, viewer, record_id)
     return fragment(request, "fragments/video_card.html", record=record,
-                    card=card_values(record), shown=shown)
+                    card=card_values(record),
+                    shown=shown if shown in SHOWN else "all")
 
 
 @router.post("/videos/{record_id}/vote")
@@ -238,8 +239,8 @@ def _reel_form(request, runtime, session, viewer, *, form: dict, errors=None,
                 title="Make a reel", choices=choices, selected=selected,
                 picked={r.id for r in selected},
                 positions={r.id: i + 1 for i, r in enumerate(selected)},
-                form=form, errors=errors or {}, providers=_providers(runtime), hints=REEL_HINTS,
-                limits=(MIN_REEL_IMAGES, MAX_REEL_IMAGES),
+                form=form, errors=errors or {}, providers=_providers(runtime),
+                hints=REEL_HINTS, limits=(MIN_REEL_IMAGES, MAX_REEL_IMAGES),
                 cost=_cost(runtime, session, viewer,
                            price=runtime.settings.prices.reel_per_image,
                            count=len(selected)))

@@ -15,7 +15,8 @@
     var field = document.getElementById(chip.dataset.target);
     var hint = chip.dataset.hint;
     function sync() {
-      chip.setAttribute("aria-pressed", hintPattern(hint).test(field.value) ? "true" : "false");
+      var on = hintPattern(hint).test(field.value);
+      chip.setAttribute("aria-pressed", on ? "true" : "false");
     }
     chip.addEventListener("click", function () {
       var value = field.value;
@@ -41,8 +42,9 @@
     form.querySelectorAll('input[type=checkbox][name=image_ids]'));
   var byId = {};
   boxes.forEach(function (box) { byId[box.value] = box; });
-  var order = Array.prototype.map.call(list.children, function (li) { return li.dataset.id; })
-    .filter(function (id) { return byId[id]; });
+  var order = Array.prototype.map.call(list.children, function (li) {
+    return li.dataset.id;
+  }).filter(function (id) { return byId[id]; });
 
   function button(text, action, label, disabled) {
     var b = document.createElement("button");
@@ -69,10 +71,11 @@
       name.textContent = box.dataset.name;
       var actions = document.createElement("span");
       actions.className = "card-actions";
-      actions.appendChild(button("↑", "up", "Move " + box.dataset.name + " earlier", i === 0));
-      actions.appendChild(button("↓", "down", "Move " + box.dataset.name + " later",
+      var label = box.dataset.name;
+      actions.appendChild(button("↑", "up", "Move " + label + " earlier", i === 0));
+      actions.appendChild(button("↓", "down", "Move " + label + " later",
         i === order.length - 1));
-      actions.appendChild(button("✕", "remove", "Remove " + box.dataset.name, false));
+      actions.appendChild(button("✕", "remove", "Remove " + label, false));
       li.appendChild(img);
       li.appendChild(name);
       li.appendChild(actions);
@@ -90,7 +93,9 @@
       var target = list.querySelector('li[data-id="' + focus.id + '"] [data-action="' +
         focus.action + '"]');
       if (target && !target.disabled) target.focus();
-      else if (list.querySelector("li")) list.querySelector("li [data-action=remove]").focus();
+      else if (list.querySelector("li")) {
+        list.querySelector("li [data-action=remove]").focus();
+      }
     }
   }
 
