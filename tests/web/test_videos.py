@@ -194,10 +194,17 @@ def test_video_from_the_picker_renders_plays_and_is_voted(web, browser, signup,
     assert "<title>Videos · Lightbox</title>" in listing
     assert f'id="video-{record_id}"' in listing
     if 'data-status="INPROGRESS"' in listing:  # it may finish before we look
-        assert f'hx-get="/videos/{record_id}/card?shown=all"' in listing
+        assert f'hx-get="/videos/{record_id}/card?shown=all&amp;poll=1"' in listing
         assert 'hx-trigger="every 1.5s"' in listing
+    # Polls swap nothing (204) until the video is done.
+    polled = b.get(f"/videos/{record_id}/card?poll=1")
+    if polled.status_code == 204:
+        assert polled.content == b""
+    else:  # finished already: then the whole card comes back
+        assert polled.status_code == 200 and 'data-status="DONE"' in polled.text
 
     card = _finished(b, record_id)
+    assert 'data-status="DONE"' in b.get(f"/videos/{record_id}/card?poll=1").text
     video, poster = _mp4(b, card)
     assert video[4:8] == b"ftyp"
     frames, width, height = _decode(video)

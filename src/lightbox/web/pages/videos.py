@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request, Response
 
 from lightbox.catalog import service as catalog
 from lightbox.credits import service as credits
@@ -19,7 +19,14 @@ from lightbox.deps import RuntimeDep, SessionDep
 from lightbox.errors import BadRequest, InsufficientCredits, NotFound
 from lightbox.generation import review
 from lightbox.generation import service as generation
-from lightbox.generation.models import APPROVED, DONE, FAILED, REJECTED, Record
+from lightbox.generation.models import (
+    APPROVED,
+    DONE,
+    FAILED,
+    INPROGRESS,
+    REJECTED,
+    Record,
+)
 from lightbox.generation.serialize import FAILED_MESSAGE
 from lightbox.videos import service as videos
 from lightbox.videos.providers import configured_providers, get_provider
@@ -86,9 +93,12 @@ def videos_page(request: Request, session: SessionDep, viewer: ViewerDep,
 
 @router.get("/videos/{record_id}/card")
 def video_card(request: Request, session: SessionDep, viewer: ViewerDep,
-               record_id: str, shown: str = "all"):
-    """One card, which htmx polls while it renders (and swaps when it is done)."""
+               record_id: str, shown: str = "all", poll: str = ""):
+    """One card. htmx polls it with ``poll=1`` while it renders and gets 204 (no
+    swap) until it is done, so a screen reader hears the list change once."""
     record = _video_record(session, viewer, record_id)
+    if poll == "1" and record.status == INPROGRESS:
+        return Response(status_code=204, headers={"Cache-Control": "no-store"})
     return fragment(request, "fragments/video_card.html", record=record,
                     card=card_values(record),
                     shown=shown if shown in SHOWN else "all")
