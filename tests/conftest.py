@@ -8,7 +8,7 @@ wait_for, require_service``, ``from factories import image_bytes``.
 Every test that uses ``server`` runs twice, once per ``mode``: "embedded" (SQLite,
 the SQLite queue, local files, the in-memory rate limiter) and "scaled" (a fresh
 PostgreSQL database, Huey on Redis under a queue name of its own, the Redis rate
-limiter, S3 on a moto server, presigned URLs). One suite, the same code paths:
+limiter, S3 on a moto server process, presigned URLs). One suite, the same code paths:
 the scaled settings are applied to whatever ``settings`` the test chose, just
 before its runtime is built. ``LIGHTBOX_TEST_MODES=embedded`` runs one mode only.
 Scaled tests skip when PostgreSQL or Redis is not running, and fail instead with
@@ -17,9 +17,10 @@ Scaled tests skip when PostgreSQL or Redis is not running, and fail instead with
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -162,7 +163,6 @@ def scaled_services():
     _probe_services()
     import boto3
     import psycopg
-    from moto.server import ThreadedMotoServer
 
     from lightbox.db import Database
     from lightbox.migrate import upgrade
@@ -172,14 +172,26 @@ def scaled_services():
                         ("AWS_SECRET_ACCESS_KEY", "testing"),
                         ("AWS_DEFAULT_REGION", "us-east-1")):
         os.environ.setdefault(name, value)
-    # moto's server logs every request at INFO through werkzeug.
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # moto's server in a process of its own: an in-process one shares moto's
+    # state with mock_aws(), whose exit (tests/media/test_s3.py) resets it and
+    # deletes the bucket under every later scaled test.
     port = free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    moto.start()
+    moto = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
     endpoint = f"http://127.0.0.1:{port}"
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1"
-                 ).create_bucket(Bucket=S3_BUCKET)
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            s3.create_bucket(Bucket=S3_BUCKET)
+            break
+        except Exception:  # not listening yet
+            if moto.poll() is not None or time.monotonic() > deadline:
+                moto.kill()
+                raise
+            time.sleep(0.1)
 
     # Migrate once; each test copies the template (CREATE DATABASE ... TEMPLATE),
     # much faster than running every migration per test.
@@ -198,7 +210,8 @@ def scaled_services():
         yield services
     finally:
         services.drop_database(template)
-        moto.stop()
+        moto.terminate()
+        moto.wait(timeout=10)
 
 
 def free_port() -> int:
