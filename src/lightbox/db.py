@@ -11,6 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
+
+import anyio.to_thread
+from anyio import CapacityLimiter
 
 import structlog
 from sqlalchemy import DateTime, MetaData, create_engine, event
@@ -19,6 +23,12 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+# Write transactions let into the thread pool at once on PostgreSQL; below
+# Starlette's 40 threads, so lock holders always find one to commit on.
+POSTGRES_WRITERS = 16
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -106,6 +116,34 @@ def make_engine(url: str, *, immediate: bool = True) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+class WriteGate:
+    """Admits a bounded number of write transactions into the thread pool at once.
+
+    Sync endpoints and their commits run on a shared pool of threads. Writers
+    that wait for a lock (SQLite's one write lock, a PostgreSQL row lock) inside
+    a pool thread could occupy every thread, leaving the lock holder none to
+    commit on. Waiting here instead happens in the event loop and holds no
+    thread: on SQLite one writer at a time enters (they serialise anyway), on
+    PostgreSQL fewer than the pool has threads.
+    """
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        self._limiter: CapacityLimiter | None = None
+
+    @property
+    def limiter(self) -> CapacityLimiter:
+        # Created on first use, inside the event loop that will wait on it.
+        if self._limiter is None:
+            self._limiter = CapacityLimiter(self.slots)
+        return self._limiter
+
+    async def run(self, func: Callable[..., T], *args) -> T:
+        """Run a short write unit of work in a thread, once admitted."""
+        async with self.limiter:
+            return await anyio.to_thread.run_sync(func, *args)
+
+
 class Database:
     """One engine and its session factory; owned by the runtime, shared by threads.
 
@@ -123,6 +161,7 @@ class Database:
         )
         self.read_sessionmaker = sessionmaker(self.read_engine,
                                               expire_on_commit=False)
+        self.write_gate = WriteGate(1 if self.is_sqlite else POSTGRES_WRITERS)
 
     @property
     def is_sqlite(self) -> bool:

@@ -44,16 +44,19 @@ def presented_key(headers) -> str | None:
     return None
 
 
+# The key check uses sessions of its own, not the request's: the request's
+# transaction then starts at its first query, so an upload is decoded before any
+# database lock is taken, and a GET never writes in its read-only transaction.
+
+
 def _authenticate(db: Database, raw_key: str, secret_key: str) -> ApiKey:
-    # Sessions of their own, not the request's: the request's transaction then
-    # starts at its first query, so an upload is decoded before any database
-    # lock is taken, and a GET never writes in its read-only transaction.
     with db.session(readonly=True) as session:
-        key = service.authenticate(session, raw_key, secret_key=secret_key)
-    if service.touch_due(key):
-        with db.session() as session:
-            service.touch_api_key(session, session.get(ApiKey, key.id))
-    return key
+        return service.authenticate(session, raw_key, secret_key=secret_key)
+
+
+def _touch(db: Database, key_id: str) -> None:
+    with db.session() as session:
+        service.touch_api_key(session, session.get(ApiKey, key_id))
 
 
 def require_scope(scope: str):
@@ -77,6 +80,8 @@ def require_scope(scope: str):
         key = await run_in_threadpool(
             _authenticate, runtime.db, raw_key, runtime.settings.secret_key
         )
+        if service.touch_due(key):
+            await runtime.db.write_gate.run(_touch, runtime.db, key.id)
         structlog.contextvars.bind_contextvars(team_id=key.team_id, key_id=key.id)
 
         decision = await run_in_threadpool(

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 
@@ -115,7 +114,7 @@ class IdempotencyMiddleware:
         secret = runtime.settings.secret_key.encode()
         key_hash = hmac.new(secret, raw_key.encode(), hashlib.sha256).hexdigest()
         request_hash = _fingerprint(scope, body)
-        claim = await run_in_threadpool(
+        claim = await runtime.db.write_gate.run(
             self._claim, runtime, raw_key, key_hash, idempotency_key, request_hash
         )
 
@@ -204,9 +203,10 @@ async def _settle(db: Database, pk, reply: dict) -> None:
     )
     try:
         if storable:
-            await run_in_threadpool(_store, db, pk, status, reply["content_type"], body)
+            await db.write_gate.run(_store, db, pk, status, reply["content_type"],
+                                    body)
         else:
-            await run_in_threadpool(_release, db, pk)
+            await db.write_gate.run(_release, db, pk)
     except Exception:
         # A lost row only means a retry runs again once the claim's lock expires;
         # never fail the reply over it.
