@@ -81,6 +81,7 @@ def test_a_worker_killed_mid_render_is_finished_once_within_the_lease(cluster):
     recovered_in = time.monotonic() - killed_at
 
     lease = cluster.settings.lease_seconds
+    print(f"recovered {recovered_in:.1f} s after the kill (lease {lease} s)")
     # The lease runs out, the next sweep (every second) re-enqueues, one render.
     assert recovered_in < lease + 20, recovered_in
     records = {r.id: r for r in cluster.records(team_id)}
