@@ -33,7 +33,8 @@ PRICE = 10  # a scenery (config.Prices)
 
 def metric(text: str, name: str) -> float:
     """Sum of a Prometheus metric's samples in one /metrics page."""
-    pattern = re.compile(rf"^{re.escape(name)}(?:{{[^}}]*}})? ([0-9.e+-]+)$", re.MULTILINE)
+    pattern = re.compile(rf"^{re.escape(name)}(?:{{[^}}]*}})? ([0-9.e+-]+)$",
+                         re.MULTILINE)
     return sum(float(value) for value in pattern.findall(text))
 
 
