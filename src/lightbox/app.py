@@ -14,7 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lightbox import metrics
@@ -231,6 +231,18 @@ def _add_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else "Request failed."
         return JSONResponse({"error": message}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(UnicodeEncodeError)
+    async def unstorable_value(_request: Request, exc: Exception) -> JSONResponse:
+        # Valid JSON that no database column takes: PostgreSQL refuses NUL in
+        # text, UTF-8 refuses unpaired surrogates ("\ud924").
+        log.info("request.unstorable_value", error=type(exc).__name__)
+        return JSONResponse(
+            {"error": "body: text must be valid Unicode without NUL characters, "
+                      "and numbers within range."},
+            status_code=400,
+        )
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)

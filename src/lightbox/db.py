@@ -14,9 +14,8 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 import anyio.to_thread
-from anyio import CapacityLimiter
-
 import structlog
+from anyio import CapacityLimiter
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker

@@ -7,6 +7,7 @@ INPROGRESS and the queue's depth shows what was enqueued.
 from __future__ import annotations
 
 import io
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -573,3 +574,20 @@ def api_list_count(team, path: str, collection: str) -> int:
     body = team.client.get(path).json()
     assert body["count"] == len(body[collection])
     return body["count"]
+
+
+class TestUnstorableText:
+    """Valid JSON that no database column takes is a 400 in both modes."""
+
+    @pytest.mark.parametrize("text", ["studio\u0000light", "studio \ud924"])
+    def test_nul_and_lone_surrogates_are_a_400_and_reserve_nothing(self, api, text):
+        response = api.client.post(
+            REGISTER["scenery"],
+            content=json.dumps({"preferences": text, "count": 1}),
+            headers={"Content-Type": "application/json"},
+        )
+
+        assert response.status_code == 400, response.text
+        assert response.json()["error"].startswith("preferences: ")
+        assert counts(api)[:2] == (0, 0)
+        assert credits(api)["available"] == 1000

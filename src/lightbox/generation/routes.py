@@ -74,9 +74,24 @@ async def json_body(request: Request) -> Any:
     if not raw.strip():
         raise BadRequest("body: must be a JSON object")
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         raise BadRequest("body: not valid JSON") from None
+    _refuse_nul(body, "")
+    return body
+
+
+def _refuse_nul(value: Any, path: str) -> None:
+    """NUL is valid in JSON but not in PostgreSQL text; refuse it on every backend."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise BadRequest(f"{path or 'body'}: must not contain NUL characters")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_nul(item, f"{path}[{index}]")
 
 
 Body = Annotated[Any, Depends(json_body)]
