@@ -16,26 +16,21 @@ any of the ratios written out ("4:5").
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import os
 import re
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from lightbox.db import utcnow
 from lightbox.engine import imageio
 from lightbox.engine.video import Layers, VideoInfo
 from lightbox.errors import BadRequest
-from lightbox.generation.models import DONE, INPROGRESS, Record
+from lightbox.generation.models import DONE, Record
 from lightbox.media import renditions
 from lightbox.videos.providers import VideoProvider, get_provider
 
@@ -55,9 +50,6 @@ FORMATS: dict[str, tuple[int, int]] = {
     "16:9": (1920, 1080),
 }
 REEL_FORMAT = "9:16"
-# A render that still runs after this long is presumed hung: its lease is no
-# longer renewed, so the sweep can hand the record to another worker.
-MAX_RENDER_SECONDS = 900
 _FORMAT_WORDS = (
     ("9:16", ("vertical", "story", "stories", "reel", "tiktok", "shorts")),
     ("1:1", ("square",)),
@@ -215,8 +207,8 @@ def _render_and_store(runtime: Runtime, record: Record, provider: VideoProvider,
     from lightbox.generation.render import Rendered, record_prefix
 
     prefix = record_prefix(record)
-    with (tempfile.TemporaryDirectory(prefix="lightbox-video-") as folder,
-          _lease_kept(runtime, record)):
+    # The render task keeps the lease alive however long the encode takes.
+    with tempfile.TemporaryDirectory(prefix="lightbox-video-") as folder:
         path = os.path.join(folder, "video.mp4")
         info = draw(path)
         # Limitation: Storage.put takes bytes, so the finished MP4 (a few MB,
@@ -237,53 +229,6 @@ def _render_and_store(runtime: Runtime, record: Record, provider: VideoProvider,
         layers={"video": video_key},
         meta={"video": _video_meta(info, provider, size=len(data))},
     )
-
-
-@contextmanager
-def _lease_kept(runtime: Runtime, record: Record) -> Iterator[None]:
-    """Renew the render lease while the video renders.
-
-    A 30 s full-HD reel takes about a minute on two cores, longer under load,
-    which may outlast ``lease_seconds``: the sweep would then hand the record to
-    a second worker and the first one's work would be thrown away (and after
-    ``max_attempts`` such rounds, the record would fail). Renewal is conditional
-    on the token the task claimed with, so a lease already lost stays lost.
-    """
-    # Limitation: this heartbeat lives here because videos are the long
-    # renders; in generation.tasks it would cover every kind alike.
-    token = record.lease_token
-    if not token:
-        yield
-        return
-
-    lease = runtime.settings.lease_seconds
-    stop = threading.Event()
-    deadline = time.monotonic() + MAX_RENDER_SECONDS
-
-    def renew() -> None:
-        while not stop.wait(lease / 3) and time.monotonic() < deadline:
-            try:
-                with runtime.db.session() as session:
-                    held = session.execute(
-                        update(Record)
-                        .where(Record.id == record.id, Record.lease_token == token,
-                               Record.status == INPROGRESS)
-                        .values(lease_until=utcnow() + dt.timedelta(seconds=lease))
-                        .execution_options(synchronize_session=False)
-                    ).rowcount
-            except Exception:  # the next beat tries again
-                log.warning("video.lease_renewal_failed", exc_info=True)
-                continue
-            if held != 1:
-                return
-
-    beat = threading.Thread(target=renew, name=f"lease-{record.id}", daemon=True)
-    beat.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        beat.join()
 
 
 def _video_meta(info: VideoInfo, provider: VideoProvider, *, size: int
