@@ -316,9 +316,8 @@ def launch():
         live.stop()
 
 
-@pytest.fixture
-def server(runtime, launch) -> LiveServer:
-    # Point signed media URLs at this server's real port.
+def serve(runtime, launch) -> LiveServer:
+    """Serve ``runtime`` and point its signed media URLs at the real port."""
     runtime.settings.base_url = "pending"
     live = launch(runtime)
     runtime.settings.base_url = live.url
@@ -326,6 +325,11 @@ def server(runtime, launch) -> LiveServer:
     if hasattr(storage, "base_url"):
         storage.base_url = live.url
     return live
+
+
+@pytest.fixture
+def server(runtime, launch) -> LiveServer:
+    return serve(runtime, launch)
 
 
 @dataclass

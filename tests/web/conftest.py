@@ -1,73 +1,28 @@
 """Fixtures for the workspace: the app with the web pages installed, and browsers.
 
-``web`` serves ``create_app(runtime=...)`` plus ``lightbox.web.install`` (a no-op
-once app.py installs the workspace itself) on a real Uvicorn, like the shared
-``server`` fixture. ``Browser`` is an httpx client that keeps the session cookie
-and reads the CSRF token from the pages, as a person's browser would.
+``web`` serves ``create_app(runtime=...)``, which includes the workspace, on a
+real Uvicorn, like the shared ``server`` fixture but in the embedded mode only.
+``Browser`` is an httpx client that keeps the session cookie and reads the CSRF
+token from the pages, as a person's browser would.
 """
 
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
-from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
+from conftest import serve
 
 PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-@dataclass
-class WebServer:
-    url: str
-    server: uvicorn.Server
-    thread: threading.Thread
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
-
-
-def start_web(runtime) -> WebServer:
-    from lightbox.app import create_app
-    from lightbox.web import install
-
-    runtime.settings.base_url = "pending"
-    app = create_app(runtime=runtime)
-    install(app)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on",
-                            timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
-                              daemon=True)
-    thread.start()
-
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("web test server did not start")
-        time.sleep(0.02)
-    url = f"http://127.0.0.1:{port}"
-    runtime.settings.base_url = url
-    if hasattr(runtime.storage, "base_url"):
-        runtime.storage.base_url = url
-    return WebServer(url=url, server=server, thread=thread)
-
-
 @pytest.fixture
-def web(runtime):
-    live = start_web(runtime)
-    yield live
-    live.stop()
+def web(runtime, launch):
+    # Not the shared ``server`` fixture: that one runs every test in both modes,
+    # and the workspace's pages are the same code on either backend.
+    return serve(runtime, launch)
 
 
 class Browser:
