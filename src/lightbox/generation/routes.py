@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
+import orjson
 import structlog
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 
@@ -38,12 +39,6 @@ from lightbox.generation.schemas import (
 from lightbox.generation.serialize import list_json, record_json
 from lightbox.media.uploads import clean_name, default_name, read_upload
 from lightbox.runtime import Runtime
-
-try:
-    # Several times faster than json for a list of ten thousand records.
-    import orjson
-except ImportError:  # pragma: no cover - the stdlib encoder gives the same JSON
-    orjson = None
 
 router = APIRouter()
 
@@ -223,9 +218,8 @@ def _list_response(
 
 
 def _dumps(payload: dict[str, Any]) -> bytes:
-    if orjson is not None:
-        return orjson.dumps(payload)
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    # orjson: several times faster than json for a list of ten thousand records.
+    return orjson.dumps(payload)
 
 
 def _list(
