@@ -194,17 +194,32 @@ def on_commit(session: Session, callback: Callable[[], None]) -> None:
     session.info.setdefault("on_commit", []).append(callback)
 
 
-@event.listens_for(Session, "after_commit")
-def _run_on_commit(session: Session) -> None:
-    callbacks = session.info.pop("on_commit", [])
+def on_rollback(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` if ``session``'s transaction rolls back (never on commit).
+
+    For undoing what a transaction did outside the database, such as files
+    written for rows that will now never exist.
+    """
+    session.info.setdefault("on_rollback", []).append(callback)
+
+
+def _run(callbacks: list[Callable[[], None]], event_name: str) -> None:
     for callback in callbacks:
         try:
             callback()
         except Exception:
-            # The data is committed; a lost enqueue is recovered by the sweep.
-            log.exception("db.on_commit_failed", callback=repr(callback))
+            # The transaction has ended either way: a lost enqueue is recovered
+            # by the sweep, a leftover file is harmless.
+            log.exception(event_name, callback=repr(callback))
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    session.info.pop("on_rollback", None)
+    _run(session.info.pop("on_commit", []), "db.on_commit_failed")
 
 
 @event.listens_for(Session, "after_rollback")
-def _drop_on_commit(session: Session) -> None:
+def _after_rollback(session: Session) -> None:
     session.info.pop("on_commit", None)
+    _run(session.info.pop("on_rollback", []), "db.on_rollback_failed")

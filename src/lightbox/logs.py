@@ -47,7 +47,9 @@ def configure_logging(settings: Settings) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # Looked up at each use, not at configuration: whoever replaces
+        # sys.stderr later (a test runner's capture, a daemon) is followed.
+        logger_factory=lambda *_args: structlog.PrintLogger(sys.stderr),
         # Not cached, so structlog.testing.capture_logs() sees every logger.
         cache_logger_on_first_use=False,
     )

@@ -196,3 +196,32 @@ class TestCli:
         assert bad.exit_code == 2
         over_http = api.client.get("/sceneries").json()["sceneries"]
         assert [s["id"] for s in over_http] == [record_id]
+
+
+class TestRollback:
+    def test_an_upload_whose_transaction_rolls_back_leaves_no_files(self, runtime):
+        from lightbox.accounts import service as accounts
+        from lightbox.generation import service
+        from lightbox.media.uploads import validate_image
+        from lightbox.migrate import upgrade
+
+        upgrade(runtime.db)
+        with runtime.db.session() as session:
+            team_id = accounts.create_team(session, name="rollback").id
+        upload = validate_image(room_photo(), field="file", max_pixels=10**7)
+        written: list[str] = []
+
+        with pytest.raises(RuntimeError), runtime.db.session() as session:
+            for upload_kind in (service.upload_model, service.upload_scenery):
+                extra = (runtime.engine,) if upload_kind is service.upload_scenery \
+                    else ()
+                record = upload_kind(session, runtime.storage, *extra,
+                                     team_id=team_id, upload=upload, name="x")
+                written += [record.image_key, record.thumb_key]
+                assert runtime.storage.exists(record.image_key)
+            raise RuntimeError("the request failed after the upload")
+
+        assert len(written) == 4
+        assert not any(runtime.storage.exists(key) for key in written)
+        with runtime.db.session() as session:
+            assert session.scalar(select(func.count()).select_from(Record)) == 0

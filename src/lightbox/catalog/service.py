@@ -11,19 +11,21 @@ import base64
 import binascii
 import datetime as dt
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 import structlog
-from sqlalchemy import and_, event, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from lightbox.catalog.models import Preset, Product
-from lightbox.db import utcnow
+from lightbox.db import on_rollback, utcnow
 from lightbox.engine import imageio
 from lightbox.errors import BadRequest, Forbidden, NotFound
 from lightbox.ids import new_id
 from lightbox.media import renditions
+from lightbox.media.renditions import delete_files
 from lightbox.media.storage import Storage
 from lightbox.media.uploads import UploadedImage
 
@@ -36,27 +38,9 @@ MAX_GUIDELINES_LENGTH = 5000
 MAX_GALLERY = 20
 
 
-_NEW_FILES = "catalog.new_files"
-
-
 def _delete_on_rollback(session: Session, storage: Storage, keys: list[str]) -> None:
-    """Forget ``keys`` when ``session`` commits; delete them if it rolls back."""
-    session.info.setdefault(_NEW_FILES, []).append((storage, keys))
-
-
-@event.listens_for(Session, "after_commit")
-def _keep_new_files(session: Session) -> None:
-    session.info.pop(_NEW_FILES, None)
-
-
-@event.listens_for(Session, "after_rollback")
-def _delete_new_files(session: Session) -> None:
-    for storage, keys in session.info.pop(_NEW_FILES, []):
-        for key in keys:
-            try:
-                storage.delete(key)
-            except Exception:  # a leftover file is harmless; a crash here is not
-                log.exception("media.cleanup_failed", key=key)
+    """Delete the files at ``keys`` if ``session`` rolls back instead of committing."""
+    on_rollback(session, partial(delete_files, storage, keys))
 
 
 def product_name(name: str | None) -> str:

@@ -25,7 +25,7 @@ from lightbox import metrics
 from lightbox.catalog import service as catalog
 from lightbox.credits import service as credits
 from lightbox.credits.models import Reservation
-from lightbox.db import on_commit, utcnow
+from lightbox.db import on_commit, on_rollback, utcnow
 from lightbox.engine.imageio import as_rgb
 from lightbox.errors import BadRequest, NotFound
 from lightbox.generation.models import (
@@ -45,7 +45,7 @@ from lightbox.generation.schemas import (
 )
 from lightbox.generation.serialize import LIST_COLUMNS, raw_datetime
 from lightbox.ids import new_id
-from lightbox.media.renditions import StoredImage, store_image
+from lightbox.media.renditions import StoredImage, delete_files, store_image
 from lightbox.media.storage import Storage
 from lightbox.media.uploads import UploadedImage
 
@@ -398,8 +398,8 @@ def upload_model(
         image=upload.image, alpha=upload.has_alpha,
     )
     return _uploaded_record(
-        session, record_id=record_id, team_id=team_id, kind="model", name=name,
-        upload=upload, stored=stored, meta={},
+        session, storage, record_id=record_id, team_id=team_id, kind="model",
+        name=name, upload=upload, stored=stored, meta={},
     )
 
 
@@ -420,18 +420,18 @@ def upload_scenery(
         image=scenery.image,
     )
     return _uploaded_record(
-        session, record_id=record_id, team_id=team_id, kind="scenery", name=name,
-        upload=upload, stored=stored, meta=scenery.to_meta(),
+        session, storage, record_id=record_id, team_id=team_id, kind="scenery",
+        name=name, upload=upload, stored=stored, meta=scenery.to_meta(),
     )
 
 
 def _uploaded_record(
-    session: Session, *, record_id: str, team_id: str, kind: str, name: str,
-    upload: UploadedImage, stored: StoredImage, meta: dict[str, Any],
+    session: Session, storage: Storage, *, record_id: str, team_id: str, kind: str,
+    name: str, upload: UploadedImage, stored: StoredImage, meta: dict[str, Any],
 ) -> Record:
-    # Limitation: the files are written before the row commits, so a failed
-    # commit leaves them orphaned under the team's prefix; a storage sweep of
-    # keys without a row would lift it.
+    # The files are written before the row commits: if it never does, they go.
+    on_rollback(session,
+                partial(delete_files, storage, [stored.key, stored.thumb_key]))
     record = Record(
         id=record_id,
         team_id=team_id,

@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import structlog
 
 from lightbox.engine import imageio
 from lightbox.media.storage import Storage, check_key
+
+log = structlog.get_logger(__name__)
 
 THUMB_LONG_SIDE = 640
 FULL_QUALITY = 92
@@ -35,6 +38,15 @@ def store_bytes(storage: Storage, key: str, data: bytes, content_type: str) -> s
     """Put ``data`` at ``key`` and return the key (for chaining into a row)."""
     storage.put(check_key(key), data, content_type=content_type)
     return key
+
+
+def delete_files(storage: Storage, keys: list[str]) -> None:
+    """Delete every key, going on past failures (a leftover file is harmless)."""
+    for key in keys:
+        try:
+            storage.delete(key)
+        except Exception:
+            log.exception("media.cleanup_failed", key=key)
 
 
 def thumbnail_jpeg(image: np.ndarray, *, long_side: int = THUMB_LONG_SIDE) -> bytes:
