@@ -136,6 +136,14 @@ class TestRateLimit:
         assert call(server, **{"X-Api-Key": second_key}).status_code == 200
         assert call(server, **{"X-Api-Key": other.key}).status_code == 200
 
+    def test_lists_built_as_raw_json_carry_the_headers_too(self, server, api):
+        for path in ("/image-picker", "/videos"):
+            response = call(server, path, **{"X-Api-Key": api.key})
+
+            assert response.status_code == 200
+            assert response.headers["X-RateLimit-Limit"] == str(LIMIT)
+            assert int(response.headers["X-RateLimit-Remaining"]) < LIMIT
+
     def test_bad_keys_do_not_spend_a_real_keys_budget(self, server, api):
         key_id = api.key_id
         forged = f"mk_live_{key_id}." + "A" * 43

@@ -11,7 +11,6 @@ import json
 from typing import Annotated, Any
 
 import orjson
-import structlog
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 
 from lightbox.accounts.auth import ApiPrincipal, require_scope
@@ -58,11 +57,6 @@ Cursor = Annotated[
     str | None, Query(description="(Lightbox) the nextCursor of the previous page")
 ]
 
-# Headers the dependencies set (the rate-limit ones) are copied onto a response
-# an endpoint builds itself, except these, which that response sets on its own.
-_SKIP_HEADERS = {"content-length", "content-type"}
-
-
 async def json_body(request: Request) -> Any:
     """The request body decoded as JSON (validated by the endpoint, not here)."""
     raw = await request.body()
@@ -102,11 +96,33 @@ UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _request_id(request: Request) -> str | None:
-    state_id = getattr(request.state, "request_id", None)
-    if state_id:
-        return str(state_id)
-    return structlog.contextvars.get_contextvars().get("request_id")
+def request_id(request: Request) -> str | None:
+    """The id the request middleware gave this request; it follows the renders."""
+    return getattr(request.state, "request_id", None)
+
+
+def register_response(order, record_ids: list[str]) -> dict[str, Any]:
+    """The reply of every ``register-*`` endpoint (API.md section 5)."""
+    return {
+        "createdRecordIds": record_ids,
+        "batchId": order.batch_id,
+        "orderId": order.id,
+        "reservationId": order.reservation_id,
+        "creditsReserved": order.credits_reserved,
+    }
+
+
+def list_response(collection: str, items: list[dict[str, Any]],
+                  next_cursor: str | None) -> Response:
+    """A list as JSON bytes, built directly: no per-record model validation.
+
+    orjson encodes ten thousand records several times faster than json; the
+    rate-limit headers are added by the request middleware.
+    """
+    payload: dict[str, Any] = {collection: items, "count": len(items)}
+    if next_cursor:
+        payload["nextCursor"] = next_cursor
+    return Response(orjson.dumps(payload), media_type="application/json")
 
 
 # Register ----------------------------------------------------------------------
@@ -127,16 +143,10 @@ def _register(
         body=parsed,
         price_each=getattr(runtime.settings.prices, kind),
         queue=runtime.queue,
-        request_id=_request_id(request),
+        request_id=request_id(request),
     )
-    order = registration.order
-    return {
-        "createdRecordIds": [record.id for record in registration.records],
-        "batchId": order.batch_id,
-        "orderId": order.id,
-        "reservationId": order.reservation_id,
-        "creditsReserved": order.credits_reserved,
-    }
+    return register_response(registration.order,
+                             [record.id for record in registration.records])
 
 
 @router.post(
@@ -198,33 +208,9 @@ def register_shoot(
 # Lists -------------------------------------------------------------------------
 
 
-def _list_response(
-    collection: str, page: service.Page, *, runtime: Runtime, response: Response
-) -> Response:
-    """The list as JSON bytes, built directly: no per-record model validation.
-
-    Ten thousand records go through list_json and one dumps; the auth
-    dependency's rate-limit headers are carried over by hand because
-    FastAPI drops them when an endpoint returns its own Response.
-    """
-    items = list_json(page.rows, runtime.storage)
-    payload: dict[str, Any] = {collection: items, "count": len(items)}
-    if page.next_cursor:
-        payload["nextCursor"] = page.next_cursor
-
-    headers = {key: value for key, value in response.headers.items()
-               if key.lower() not in _SKIP_HEADERS}
-    return Response(_dumps(payload), media_type="application/json", headers=headers)
-
-
-def _dumps(payload: dict[str, Any]) -> bytes:
-    # orjson: several times faster than json for a list of ten thousand records.
-    return orjson.dumps(payload)
-
-
 def _list(
     kind: str, collection: str, *, principal: ApiPrincipal, session, runtime,
-    response: Response, status_filter: str | None, limit: str | None,
+    status_filter: str | None, limit: str | None,
     cursor: str | None, product_id: str | None = None,
 ) -> Response:
     page = service.list_records(
@@ -236,53 +222,54 @@ def _list(
         limit=service.parse_limit(limit),
         cursor=cursor or None,
     )
-    return _list_response(collection, page, runtime=runtime, response=response)
+    return list_response(collection, list_json(page.rows, runtime.storage),
+                         page.next_cursor)
 
 
 @router.get("/models", response_model=ModelList, summary="List models")
 def list_models(
-    principal: Reader, session: SessionDep, runtime: RuntimeDep, response: Response,
+    principal: Reader, session: SessionDep, runtime: RuntimeDep,
     status_filter: StatusFilter = None, limit: Limit = None, cursor: Cursor = None,
 ) -> Response:
     """The team's models (generated and uploaded), newest first."""
     return _list("model", "models", principal=principal, session=session,
-                 runtime=runtime, response=response, status_filter=status_filter,
+                 runtime=runtime, status_filter=status_filter,
                  limit=limit, cursor=cursor)
 
 
 @router.get("/sceneries", response_model=SceneryList, summary="List sceneries")
 def list_sceneries(
-    principal: Reader, session: SessionDep, runtime: RuntimeDep, response: Response,
+    principal: Reader, session: SessionDep, runtime: RuntimeDep,
     status_filter: StatusFilter = None, limit: Limit = None, cursor: Cursor = None,
 ) -> Response:
     """The team's sceneries (generated and uploaded), newest first."""
     return _list("scenery", "sceneries", principal=principal, session=session,
-                 runtime=runtime, response=response, status_filter=status_filter,
+                 runtime=runtime, status_filter=status_filter,
                  limit=limit, cursor=cursor)
 
 
 @router.get("/packshots", response_model=PackshotList, summary="List packshots")
 def list_packshots(
-    principal: Reader, session: SessionDep, runtime: RuntimeDep, response: Response,
+    principal: Reader, session: SessionDep, runtime: RuntimeDep,
     status_filter: StatusFilter = None, limit: Limit = None, cursor: Cursor = None,
 ) -> Response:
     """The team's packshots, newest first."""
     return _list("packshot", "packshots", principal=principal, session=session,
-                 runtime=runtime, response=response, status_filter=status_filter,
+                 runtime=runtime, status_filter=status_filter,
                  limit=limit, cursor=cursor)
 
 
 @router.get("/image-picker", response_model=ImageList,
             summary="List photo-shoot images")
 def list_images(
-    principal: Reader, session: SessionDep, runtime: RuntimeDep, response: Response,
+    principal: Reader, session: SessionDep, runtime: RuntimeDep,
     status_filter: StatusFilter = None,
     product_id: Annotated[str | None, Query(alias="productId")] = None,
     limit: Limit = None, cursor: Cursor = None,
 ) -> Response:
     """The team's photo-shoot images, newest first, optionally of one product."""
     return _list("image", "images", principal=principal, session=session,
-                 runtime=runtime, response=response, status_filter=status_filter,
+                 runtime=runtime, status_filter=status_filter,
                  limit=limit, cursor=cursor, product_id=product_id)
 
 

@@ -8,10 +8,8 @@ Voting on videos goes through POST /packshots/update-packshot like any record.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import structlog
 from fastapi import APIRouter, Request, Response
 
 from lightbox.deps import RuntimeDep, SessionDep
@@ -23,6 +21,9 @@ from lightbox.generation.routes import (
     Reader,
     Registrar,
     StatusFilter,
+    list_response,
+    register_response,
+    request_id,
 )
 from lightbox.generation.schemas import RegisterResponse, request_body_schema
 from lightbox.videos import service
@@ -34,37 +35,13 @@ from lightbox.videos.schemas import (
     parse_reel_request,
     parse_video_request,
 )
-from lightbox.videos.service import VideoOrder
 
 router = APIRouter()
-
-# Only these (and not content-length/-type) carry over from the dependencies'
-# response (the rate-limit headers) onto the response built here.
-_SKIP_HEADERS = {"content-length", "content-type"}
-
-
-def _request_id(request: Request) -> str | None:
-    """The request's id, carried into the render task's logs."""
-    state_id = getattr(request.state, "request_id", None)
-    if state_id:
-        return str(state_id)
-    return structlog.contextvars.get_contextvars().get("request_id")
-
-
-def _register_response(placed: VideoOrder) -> dict[str, Any]:
-    order = placed.order
-    return {
-        "createdRecordIds": [placed.record.id],
-        "batchId": order.batch_id,
-        "orderId": order.id,
-        "reservationId": order.reservation_id,
-        "creditsReserved": order.credits_reserved,
-    }
 
 
 @router.get("/videos", response_model=VideoList, summary="List videos and reels")
 def list_videos(
-    principal: Reader, session: SessionDep, runtime: RuntimeDep, response: Response,
+    principal: Reader, session: SessionDep, runtime: RuntimeDep,
     status_filter: StatusFilter = None, limit: Limit = None, cursor: Cursor = None,
 ) -> Response:
     """The team's videos and reels, newest first; `videoUrl` is "" until DONE."""
@@ -76,14 +53,7 @@ def list_videos(
         cursor=cursor or None,
     )
     items = [service.video_json(record, runtime.storage) for record in page.records]
-    payload: dict[str, Any] = {"videos": items, "count": len(items)}
-    if page.next_cursor:
-        payload["nextCursor"] = page.next_cursor
-
-    headers = {key: value for key, value in response.headers.items()
-               if key.lower() not in _SKIP_HEADERS}
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(body, media_type="application/json", headers=headers)
+    return list_response("videos", items, page.next_cursor)
 
 
 @router.post(
@@ -101,9 +71,9 @@ def register_video(
     placed = service.register_video(
         session, team_id=principal.team_id, request=parsed, provider=provider.name,
         price=runtime.settings.prices.video, queue=runtime.queue,
-        request_id=_request_id(request),
+        request_id=request_id(request),
     )
-    return _register_response(placed)
+    return register_response(placed.order, [placed.record.id])
 
 
 @router.post(
@@ -121,6 +91,6 @@ def register_reel(
     placed = service.register_reel(
         session, team_id=principal.team_id, request=parsed, provider=provider.name,
         price_per_image=runtime.settings.prices.reel_per_image, queue=runtime.queue,
-        request_id=_request_id(request),
+        request_id=request_id(request),
     )
-    return _register_response(placed)
+    return register_response(placed.order, [placed.record.id])
