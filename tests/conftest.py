@@ -65,6 +65,31 @@ def require_service(name: str, probe) -> None:
         pytest.skip(reason)
 
 
+def _postgres_admin_dsn() -> str:
+    return POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+@contextmanager
+def throwaway_postgres(prefix: str = "lb_test"):
+    """A fresh, empty PostgreSQL database for one test; yields its SQLAlchemy URL.
+
+    Skips (or fails under LIGHTBOX_REQUIRE_SERVICES=1) when PostgreSQL is down.
+    """
+    import psycopg
+
+    admin = _postgres_admin_dsn()
+    require_service("PostgreSQL",
+                    lambda: psycopg.connect(admin, connect_timeout=3).close())
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{POSTGRES_URL.rpartition('/')[0]}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def test_settings(data_dir: Path, **overrides) -> Settings:
     values = dict(
         env="test",

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from conftest import POSTGRES_URL, require_service
-from sqlalchemy import create_engine, inspect, text
+from conftest import throwaway_postgres
+from sqlalchemy import inspect
 
 from lightbox.db import Database
 from lightbox.migrate import current_revision, import_all_models, upgrade
@@ -35,17 +33,10 @@ def test_sqlite_upgrade_matches_models(tmp_path):
 
 @pytest.fixture
 def postgres_database():
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    require_service("PostgreSQL", lambda: admin.connect().close())
-    name = f"lb_mig_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db = Database(POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}")
-    yield db
-    db.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with throwaway_postgres("lb_mig") as url:
+        db = Database(url)
+        yield db
+        db.dispose()
 
 
 @pytest.mark.services

@@ -36,21 +36,11 @@ def any_database(request, tmp_path):
         yield request.getfixturevalue("database")
         return
 
-    import uuid
+    from conftest import throwaway_postgres
 
-    import psycopg
-    from conftest import POSTGRES_URL, require_service
-
-    admin = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://", 1)
-    require_service("PostgreSQL",
-                    lambda: psycopg.connect(admin, connect_timeout=3).close())
-    name = f"lb_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
     import_all_models()
-    db = Database(f"{POSTGRES_URL.rpartition('/')[0]}/{name}")
-    Base.metadata.create_all(db.engine)
-    yield db
-    db.dispose()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_postgres() as url:
+        db = Database(url)
+        Base.metadata.create_all(db.engine)
+        yield db
+        db.dispose()

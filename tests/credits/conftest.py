@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from conftest import POSTGRES_URL, require_service
+from conftest import throwaway_postgres
 from sqlalchemy import func, select
 
 from lightbox.credits.models import CreditAccount, LedgerEntry, Reservation
@@ -13,29 +13,15 @@ from lightbox.db import Base, Database
 from lightbox.migrate import import_all_models
 
 
-def _admin_dsn() -> str:
-    return POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
 @pytest.fixture(scope="module")
 def postgres_database():
     """A throw-away database on the test server, dropped after the module."""
-    import psycopg
-
-    require_service("PostgreSQL", lambda: psycopg.connect(_admin_dsn(),
-                                                          connect_timeout=3).close())
-    name = f"lb_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(_admin_dsn(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    base, _, _ = POSTGRES_URL.rpartition("/")
-    db = Database(f"{base}/{name}")
     import_all_models()
-    Base.metadata.create_all(db.engine)
-    yield db
-    db.dispose()
-    with psycopg.connect(_admin_dsn(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_postgres() as url:
+        db = Database(url)
+        Base.metadata.create_all(db.engine)
+        yield db
+        db.dispose()
 
 
 @pytest.fixture(

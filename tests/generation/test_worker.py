@@ -24,17 +24,17 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 from conftest import (
-    POSTGRES_URL,
     REDIS_URL,
     require_service,
     test_settings,
+    throwaway_postgres,
     wait_for,
 )
 from factories import image_bytes
 from huey import RedisHuey
 from PIL import Image
 from prometheus_client import REGISTRY
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from lightbox.accounts import service as accounts
 from lightbox.catalog import service as catalog
@@ -509,16 +509,8 @@ def test_a_sigkilled_worker_process_is_finished_by_the_sweep(settings, studio):
 @pytest.fixture
 def postgres_settings(tmp_path):
     """Settings on a fresh PostgreSQL database, dropped afterwards."""
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    require_service("PostgreSQL", lambda: admin.connect().close())
-    name = f"lb_worker_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    yield test_settings(tmp_path / "data", database_url=url)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with throwaway_postgres("lb_worker") as url:
+        yield test_settings(tmp_path / "data", database_url=url)
 
 
 @pytest.mark.services
